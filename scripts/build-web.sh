@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the web app into web/dist; npm ci runs only when the lock changed,
+# the build only when a source file is newer than the last build.
+set -euo pipefail
+cd "$(dirname "$0")/../web"
+stamp=node_modules/.lock-stamp
+if ! { [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; }; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+if [ -f dist/index.html ] && [ -z "$(find src index.html package.json vite.config.* -newer dist/index.html 2>/dev/null | head -1)" ]; then
+  exit 0
+fi
+npm run build --silent

@@ -1,0 +1,160 @@
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+typedef enum { CFG_STR, CFG_BOOL, CFG_INT } cfg_type;
+
+typedef struct {
+    const char *flag;   /* without the leading -- */
+    const char *env;
+    cfg_type type;
+    size_t offset;
+    const char *def;
+    const char *doc;
+} cfg_desc;
+
+#define F(field) offsetof(tc_config, field)
+static const cfg_desc settings[] = {
+    {"listen", "TC_LISTEN", CFG_STR, F(listen), "127.0.0.1:8080", "address and port to listen on"},
+    {"public-url", "TC_PUBLIC_URL", CFG_STR, F(public_url), "http://127.0.0.1:8080",
+     "base URL browsers and OAuth providers see"},
+    {"database-url", "TC_DATABASE_URL", CFG_STR, F(database_url), "",
+     "sqlite:PATH or postgres://...; default sqlite:<data-dir>/toolconnect.db"},
+    {"data-dir", "TC_DATA_DIR", CFG_STR, F(data_dir), "./data", "directory for the database and generated keys"},
+    {"master-key", "TC_MASTER_KEY", CFG_STR, F(master_key), "",
+     "base64 of 32 random bytes; generated into the data dir when unset"},
+    {"log-level", "TC_LOG_LEVEL", CFG_STR, F(log_level), "info", "debug, info, warn or error"},
+    {"log-format", "TC_LOG_FORMAT", CFG_STR, F(log_format), "text", "text or json"},
+    {"web-root", "TC_WEB_ROOT", CFG_STR, F(web_root), "./web/dist", "directory of the built web app"},
+    {"cors-origins", "TC_CORS_ORIGINS", CFG_STR, F(cors_origins), "",
+     "comma-separated origins allowed by CORS; empty allows none"},
+    {"catalog-path", "TC_CATALOG_PATH", CFG_STR, F(catalog_path), "",
+     "colon-separated directories of extra connector files"},
+    {"allow-private-targets", "TC_ALLOW_PRIVATE_TARGETS", CFG_BOOL, F(allow_private_targets), "0",
+     "let outgoing calls and webhooks reach loopback and private addresses"},
+    {"allow-stdio", "TC_ALLOW_STDIO", CFG_BOOL, F(allow_stdio), "0", "allow stdio MCP commands"},
+    {"smtp-url", "TC_SMTP_URL", CFG_STR, F(smtp_url), "", "smtp://user:pass@host:port or smtps://"},
+    {"mail-from", "TC_MAIL_FROM", CFG_STR, F(mail_from), "", "From address of emails"},
+    {"rate-user-per-min", "TC_RATE_USER_PER_MIN", CFG_INT, F(rate_user_per_min), "30",
+     "tool calls per minute per user"},
+    {"rate-connector-per-min", "TC_RATE_CONNECTOR_PER_MIN", CFG_INT, F(rate_connector_per_min), "100",
+     "tool calls per minute per connector"},
+    {"http-threads", "TC_HTTP_THREADS", CFG_INT, F(http_threads), "2", "HTTP thread pool size"},
+    {"body-max", "TC_BODY_MAX", CFG_INT, F(body_max), "1048576", "largest request body in bytes"},
+    {"json-depth-max", "TC_JSON_DEPTH_MAX", CFG_INT, F(json_depth_max), "32", "deepest JSON nesting accepted"},
+    {"db-pool-size", "TC_DB_POOL_SIZE", CFG_INT, F(db_pool_size), "8", "database connections in the pool"},
+    {"access-ttl", "TC_ACCESS_TTL", CFG_INT, F(access_ttl_s), "900", "access token lifetime in seconds"},
+    {"refresh-ttl", "TC_REFRESH_TTL", CFG_INT, F(refresh_ttl_s), "2592000", "refresh token lifetime in seconds"},
+};
+#undef F
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static tc_status set_value(tc_config *cfg, const cfg_desc *d, const char *v, tc_err *err)
+{
+    char *base = (char *)cfg + d->offset;
+    switch (d->type) {
+    case CFG_STR: {
+        char **slot = (char **)(void *)base;
+        free(*slot);
+        *slot = tc_strdup(v);
+        return TC_OK;
+    }
+    case CFG_BOOL: {
+        bool *slot = (bool *)(void *)base;
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+            *slot = true;
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !*v)
+            *slot = false;
+        else
+            return tc_failf(err, TC_BAD_REQUEST, d->env, "%s must be 0 or 1, got \"%s\"", d->env, v);
+        return TC_OK;
+    }
+    case CFG_INT: {
+        int64_t *slot = (int64_t *)(void *)base;
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < 0)
+            return tc_failf(err, TC_BAD_REQUEST, d->env, "%s must be a non-negative integer, got \"%s\"", d->env, v);
+        *slot = n;
+        return TC_OK;
+    }
+    }
+    return TC_INTERNAL;
+}
+
+static const cfg_desc *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strlen(settings[i].flag) == len && !strncmp(settings[i].flag, name, len))
+            return &settings[i];
+    return NULL;
+}
+
+static tc_status apply_flags(tc_config *cfg, int argc, char **argv, int *argi, tc_err *err)
+{
+    int i = *argi;
+    for (; i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]; i++) {
+        const char *name = argv[i] + 2;
+        const char *eq = strchr(name, '=');
+        const cfg_desc *d = find_flag(name, eq ? (size_t)(eq - name) : strlen(name));
+        if (!d)
+            return tc_failf(err, TC_BAD_REQUEST, argv[i], "unknown option %s (see --help)", argv[i]);
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v && d->type == CFG_BOOL)
+            v = "1";
+        if (!v && i + 1 < argc)
+            v = argv[++i];
+        if (!v)
+            return tc_failf(err, TC_BAD_REQUEST, argv[i], "option --%s needs a value", d->flag);
+        tc_status st = set_value(cfg, d, v, err);
+        if (st != TC_OK)
+            return st;
+    }
+    *argi = i;
+    return TC_OK;
+}
+
+tc_status tc_config_load(tc_config *cfg, int argc, char **argv, int *argi, tc_err *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *env = getenv(settings[i].env);
+        tc_status st = set_value(cfg, &settings[i], settings[i].def, err);
+        if (st == TC_OK && env)
+            st = set_value(cfg, &settings[i], env, err);
+        if (st != TC_OK)
+            return st;
+    }
+    tc_status st = apply_flags(cfg, argc, argv, argi, err);
+    if (st != TC_OK)
+        return st;
+    if (!cfg->database_url[0]) {
+        free(cfg->database_url);
+        cfg->database_url = tc_asprintf("sqlite:%s/toolconnect.db", cfg->data_dir);
+    }
+    return TC_OK;
+}
+
+void tc_config_free(tc_config *cfg)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].type != CFG_STR)
+            continue;
+        char **slot = (char **)(void *)((char *)cfg + settings[i].offset);
+        free(*slot);
+        *slot = NULL;
+    }
+}
+
+void tc_config_print_help(FILE *out)
+{
+    fprintf(out, "Settings (flag, environment variable, default):\n");
+    for (size_t i = 0; i < NSETTINGS; i++)
+        fprintf(out, "  --%-24s %-28s [%s]\n      %s\n", settings[i].flag, settings[i].env,
+                settings[i].def, settings[i].doc);
+}

@@ -1,0 +1,47 @@
+/* config: every setting, from defaults, TC_* environment variables and
+ * --flags (flags win). The table in config.c is the single list; it also
+ * prints --help. docs/configuration.md documents each one. */
+#ifndef TC_CONFIG_H
+#define TC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/core.h"
+
+typedef struct tc_config {
+    char *listen;            /* TC_LISTEN host:port */
+    char *public_url;        /* TC_PUBLIC_URL */
+    char *database_url;      /* TC_DATABASE_URL sqlite:PATH | postgres://... */
+    char *data_dir;          /* TC_DATA_DIR */
+    char *master_key;        /* TC_MASTER_KEY base64 of 32 bytes (secret) */
+    char *log_level;         /* TC_LOG_LEVEL debug|info|warn|error */
+    char *log_format;        /* TC_LOG_FORMAT text|json */
+    char *web_root;          /* TC_WEB_ROOT directory of the built web app */
+    char *cors_origins;      /* TC_CORS_ORIGINS comma-separated, "" = none */
+    char *catalog_path;      /* TC_CATALOG_PATH colon-separated extra dirs */
+    bool allow_private_targets; /* TC_ALLOW_PRIVATE_TARGETS */
+    bool allow_stdio;        /* TC_ALLOW_STDIO */
+    char *smtp_url;          /* TC_SMTP_URL (secret: may hold a password) */
+    char *mail_from;         /* TC_MAIL_FROM */
+    int64_t rate_user_per_min;      /* TC_RATE_USER_PER_MIN */
+    int64_t rate_connector_per_min; /* TC_RATE_CONNECTOR_PER_MIN */
+    int64_t http_threads;    /* TC_HTTP_THREADS */
+    int64_t body_max;        /* TC_BODY_MAX bytes */
+    int64_t json_depth_max;  /* TC_JSON_DEPTH_MAX */
+    int64_t db_pool_size;    /* TC_DB_POOL_SIZE */
+    int64_t access_ttl_s;    /* TC_ACCESS_TTL seconds */
+    int64_t refresh_ttl_s;   /* TC_REFRESH_TTL seconds */
+} tc_config;
+
+/* Fills defaults, then the environment, then argv flags (--name=value or
+ * --name value; booleans also as bare --name). Unknown flags fail with a
+ * message in err naming the flag. *argi returns the index of the first
+ * non-flag argument. Caller frees with tc_config_free. */
+tc_status tc_config_load(tc_config *cfg, int argc, char **argv, int *argi, tc_err *err);
+void tc_config_free(tc_config *cfg);
+/* Prints every setting: flag, variable, default and description. */
+void tc_config_print_help(FILE *out);
+
+#endif

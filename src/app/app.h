@@ -1,0 +1,46 @@
+/* app: wiring of the `serve` and `migrate` commands.
+ *
+ * tc_app is the process context: configuration, database, master key and
+ * HTTP server. Modules plug in through one row each in the module table in
+ * app.c ({name, init, shutdown}): init runs after the database is migrated
+ * and the HTTP server is created (not yet listening), in table order;
+ * shutdown runs in reverse order after the HTTP server stopped and before the
+ * database closes. Handlers reach the app through req->ctx. */
+#ifndef TC_APP_H
+#define TC_APP_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "core/core.h"
+#include "http/http.h"
+#include "store/db.h"
+
+#define TC_MASTER_KEY_LEN 32
+
+typedef struct tc_app {
+    tc_config cfg;
+    tc_db *db;
+    unsigned char master_key[TC_MASTER_KEY_LEN]; /* secret: never log */
+    bool master_key_generated;  /* true when read/created in the data dir */
+    tc_http_server *http;
+    bool test_routes;           /* TC_TEST_ROUTES=1: test-only routes served */
+    int64_t started_ns;         /* tc_mono_ns() at start, for start-to-ready */
+} tc_app;
+
+typedef struct tc_app_module {
+    const char *name;
+    tc_status (*init)(tc_app *app, tc_err *err);  /* may be NULL */
+    void (*shutdown)(tc_app *app);                /* may be NULL */
+} tc_app_module;
+
+int tc_app_serve_main(int argc, char **argv);
+int tc_app_migrate_main(int argc, char **argv);
+
+/* Loads or creates the master key: cfg->master_key when set (must be base64
+ * of exactly 32 bytes), else <data_dir>/master.key (created 0600 with
+ * O_EXCL). *generated tells which. */
+tc_status tc_app_master_key(const tc_config *cfg, unsigned char key[TC_MASTER_KEY_LEN],
+                            bool *from_file, tc_err *err);
+
+#endif

@@ -1,0 +1,200 @@
+/* Key derivation, token hashing, random tokens and JWT HS256. */
+#include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+
+/* base64url({"alg":"HS256","typ":"JWT"}): the only header we issue or accept.
+ * Pinning the exact bytes rejects alg "none", RS/HS confusion and any header
+ * parameter (kid, jku, ...) without parsing anything attacker-controlled. */
+static const char JWT_HEADER[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+#define JWT_HEADER_LEN (sizeof(JWT_HEADER) - 1)
+#define JWT_SIG_B64_LEN 43 /* base64url of 32 bytes */
+#define JWT_CLOCK_SKEW_S 60
+
+tc_status tc_auth_derive_key(const unsigned char *master, size_t master_len, const char *info,
+                             unsigned char out[32])
+{
+    tc_status st = TC_INTERNAL;
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    if (!ctx)
+        goto out;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)master, master_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info)),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_KDF_derive(ctx, out, 32, params) == 1)
+        st = TC_OK;
+out:
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    return st;
+}
+
+void tc_auth_token_hash(const char *token, char out[TC_AUTH_HASH_HEX_LEN + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)token, strlen(token), md);
+    tc_hex_encode(md, sizeof md, out);
+}
+
+/* base64url of n random bytes into out (cap includes the NUL). */
+static void random_b64url(char *out, size_t cap, size_t nbytes)
+{
+    unsigned char raw[64];
+    tc_random_bytes(raw, nbytes);
+    char *s = tc_base64url_encode(raw, nbytes);
+    snprintf(out, cap, "%s", s);
+    OPENSSL_cleanse(s, strlen(s));
+    OPENSSL_cleanse(raw, sizeof raw);
+    free(s);
+}
+
+void tc_auth_refresh_token_new(char out[TC_AUTH_REFRESH_LEN + 1])
+{
+    random_b64url(out, TC_AUTH_REFRESH_LEN + 1, 32);
+}
+
+void tc_auth_api_key_new(char key[TC_AUTH_API_KEY_LEN + 1],
+                         char prefix[TC_AUTH_API_KEY_PREFIX_LEN + 1])
+{
+    memcpy(key, "tc_", 3);
+    random_b64url(key + 3, TC_AUTH_API_KEY_LEN + 1 - 3, 32);
+    memcpy(prefix, key, TC_AUTH_API_KEY_PREFIX_LEN);
+    prefix[TC_AUTH_API_KEY_PREFIX_LEN] = '\0';
+}
+
+static bool b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+bool tc_auth_api_key_shape_ok(const char *key, size_t len)
+{
+    if (len != TC_AUTH_API_KEY_LEN || strncmp(key, "tc_", 3) != 0)
+        return false;
+    for (size_t i = 3; i < len; i++)
+        if (!b64url_char(key[i]))
+            return false;
+    return true;
+}
+
+/* ---- JWT ------------------------------------------------------------------ */
+
+/* base64url(HMAC-SHA256(key, data[0..n))) into out[44]. */
+static void jwt_mac(const unsigned char key[32], const char *data, size_t n,
+                    char out[JWT_SIG_B64_LEN + 1])
+{
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    HMAC(EVP_sha256(), key, 32, (const unsigned char *)data, n, mac, &maclen);
+    char *s = tc_base64url_encode(mac, maclen);
+    snprintf(out, JWT_SIG_B64_LEN + 1, "%s", s);
+    free(s);
+}
+
+tc_status tc_auth_jwt_sign(const unsigned char key[32], const tc_jwt_claims *c, char **out)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", c->iss, "sub", c->sub, "sid",
+                          c->sid, "jti", c->jti, "iat", (json_int_t)c->iat, "exp",
+                          (json_int_t)c->exp);
+    if (!j)
+        return TC_INTERNAL;
+    char *payload = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!payload)
+        return TC_INTERNAL;
+    char *p64 = tc_base64url_encode(payload, strlen(payload));
+    free(payload);
+    char *signing = tc_asprintf("%s.%s", JWT_HEADER, p64);
+    free(p64);
+    char sig[JWT_SIG_B64_LEN + 1];
+    jwt_mac(key, signing, strlen(signing), sig);
+    *out = tc_asprintf("%s.%s", signing, sig);
+    free(signing);
+    return TC_OK;
+}
+
+static tc_status bad_token(tc_err *err, const char *why)
+{
+    return tc_failc(err, TC_UNAUTHORIZED, "invalid_token", NULL, "invalid access token: %s", why);
+}
+
+/* Copies a required string claim of at most cap-1 bytes. */
+static bool claim_str(json_t *o, const char *name, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_string(v) || json_string_length(v) >= cap)
+        return false;
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return true;
+}
+
+static bool claim_int(json_t *o, const char *name, int64_t *dst)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_integer(v))
+        return false;
+    *dst = (int64_t)json_integer_value(v);
+    return true;
+}
+
+static tc_status parse_claims(const char *p64, size_t n, tc_jwt_claims *c, tc_err *err)
+{
+    unsigned char *raw = NULL;
+    size_t rawlen = 0;
+    if (tc_base64url_decode(p64, n, &raw, &rawlen) != TC_OK)
+        return bad_token(err, "payload is not base64url");
+    json_t *o = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
+    free(raw);
+    tc_status st = TC_OK;
+    if (!json_is_object(o) || !claim_str(o, "sub", c->sub, sizeof c->sub) ||
+        !claim_str(o, "sid", c->sid, sizeof c->sid) || !claim_str(o, "jti", c->jti, sizeof c->jti) ||
+        !claim_str(o, "iss", c->iss, sizeof c->iss) || !claim_int(o, "iat", &c->iat) ||
+        !claim_int(o, "exp", &c->exp) || !tc_uuid_valid(c->sub) || !tc_uuid_valid(c->sid))
+        st = bad_token(err, "claims are missing or malformed");
+    json_decref(o);
+    return st;
+}
+
+tc_status tc_auth_jwt_verify(const unsigned char key[32], const char *token, size_t len,
+                             const char *issuer, int64_t now_s, tc_jwt_claims *out, tc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (len > TC_AUTH_TOKEN_MAX)
+        return bad_token(err, "too long");
+    const char *dot1 = memchr(token, '.', len);
+    const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+        return bad_token(err, "not a JWT");
+    if ((size_t)(dot1 - token) != JWT_HEADER_LEN || memcmp(token, JWT_HEADER, JWT_HEADER_LEN))
+        return bad_token(err, "unsupported header (only HS256 is accepted)");
+    size_t siglen = len - (size_t)(dot2 + 1 - token);
+    char want[JWT_SIG_B64_LEN + 1];
+    jwt_mac(key, token, (size_t)(dot2 - token), want);
+    /* Compare the encodings, not decoded bytes: base64 decoders accept
+     * several spellings of the last character, encodings have one. */
+    if (siglen != JWT_SIG_B64_LEN || !tc_ct_equal(want, dot2 + 1, JWT_SIG_B64_LEN))
+        return bad_token(err, "bad signature");
+    tc_status st = parse_claims(dot1 + 1, (size_t)(dot2 - dot1 - 1), out, err);
+    if (st != TC_OK)
+        return st;
+    if (strcmp(out->iss, issuer) != 0)
+        return bad_token(err, "wrong issuer");
+    if (out->iat > now_s + JWT_CLOCK_SKEW_S)
+        return bad_token(err, "issued in the future");
+    if (out->exp <= now_s)
+        return tc_failc(err, TC_UNAUTHORIZED, "token_expired", NULL, "access token expired");
+    return TC_OK;
+}

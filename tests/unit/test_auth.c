@@ -1,0 +1,305 @@
+/* Unit tests for src/auth: passwords, e-mail, key derivation, JWT, tokens. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "runner.h"
+
+static void test_key(unsigned char key[32])
+{
+    static const unsigned char master[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    ASSERT_OK(tc_auth_derive_key(master, sizeof master, "toolconnect access-token v1", key));
+}
+
+static void sample_claims(tc_jwt_claims *c, int64_t now)
+{
+    memset(c, 0, sizeof *c);
+    tc_uuid(c->sub);
+    tc_uuid(c->sid);
+    tc_uuid(c->jti);
+    strcpy(c->iss, "http://127.0.0.1:8080");
+    c->iat = now;
+    c->exp = now + 900;
+}
+
+/* Replaces the payload segment of a signed token with base64url(json) and
+ * re-signs nothing: used to prove tampering is detected. */
+static char *with_payload(const char *tok, const char *json)
+{
+    const char *d1 = strchr(tok, '.');
+    const char *d2 = strchr(d1 + 1, '.');
+    char *p = tc_base64url_encode(json, strlen(json));
+    char *out = tc_asprintf("%.*s.%s%s", (int)(d1 - tok), tok, p, d2);
+    free(p);
+    return out;
+}
+
+TEST(derive_key_is_deterministic_and_info_bound)
+{
+    unsigned char a[32], b[32], c[32];
+    static const unsigned char master[32] = {9};
+    ASSERT_OK(tc_auth_derive_key(master, 32, "one", a));
+    ASSERT_OK(tc_auth_derive_key(master, 32, "one", b));
+    ASSERT_OK(tc_auth_derive_key(master, 32, "two", c));
+    ASSERT(memcmp(a, b, 32) == 0);
+    ASSERT(memcmp(a, c, 32) != 0);
+}
+
+TEST(jwt_sign_verify_roundtrip)
+{
+    unsigned char key[32];
+    test_key(key);
+    tc_jwt_claims c, got;
+    int64_t now = 1800000000;
+    sample_claims(&c, now);
+    char *tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    ASSERT(strncmp(tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37) == 0);
+    tc_err err;
+    tc_err_clear(&err);
+    ASSERT_OK(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, now + 10, &got, &err));
+    ASSERT_STR_EQ(got.sub, c.sub);
+    ASSERT_STR_EQ(got.sid, c.sid);
+    ASSERT_STR_EQ(got.jti, c.jti);
+    ASSERT_EQ(got.exp, c.exp);
+    ASSERT_EQ(got.iat, c.iat);
+    free(tok);
+}
+
+TEST(jwt_tampered_signature_rejected)
+{
+    unsigned char key[32];
+    test_key(key);
+    tc_jwt_claims c, got;
+    sample_claims(&c, 1800000000);
+    char *tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    size_t n = strlen(tok);
+    tc_err err;
+    /* flip the last signature character, including its low (padding) bits */
+    tok[n - 1] = tok[n - 1] == 'A' ? 'B' : 'A';
+    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, n, c.iss, c.iat, &got, &err), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&err), "invalid_token");
+    ASSERT_STR_CONTAINS(err.message, "signature");
+    free(tok);
+
+    /* a payload swapped under the old signature */
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    char *forged = with_payload(tok, "{\"sub\":\"00000000-0000-4000-8000-000000000000\"}");
+    ASSERT_STATUS(tc_auth_jwt_verify(key, forged, strlen(forged), c.iss, c.iat, &got, &err),
+                  TC_UNAUTHORIZED);
+    free(forged);
+
+    /* another key */
+    unsigned char other[32];
+    memcpy(other, key, 32);
+    other[0] ^= 1;
+    ASSERT_STATUS(tc_auth_jwt_verify(other, tok, strlen(tok), c.iss, c.iat, &got, &err),
+                  TC_UNAUTHORIZED);
+    free(tok);
+}
+
+TEST(jwt_alg_none_and_other_headers_rejected)
+{
+    unsigned char key[32];
+    test_key(key);
+    tc_jwt_claims c, got;
+    sample_claims(&c, 1800000000);
+    char *tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    const char *payload = strchr(tok, '.') + 1;
+    size_t plen = (size_t)(strrchr(tok, '.') - payload);
+    static const char *headers[] = {
+        "{\"alg\":\"none\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"RS256\",\"typ\":\"JWT\"}",
+        "{\"typ\":\"JWT\",\"alg\":\"HS256\"}",
+        "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"x\"}",
+    };
+    tc_err err;
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+        char *h = tc_base64url_encode(headers[i], strlen(headers[i]));
+        char *forged = tc_asprintf("%s.%.*s.", h, (int)plen, payload);
+        ASSERT_STATUS(tc_auth_jwt_verify(key, forged, strlen(forged), c.iss, c.iat, &got, &err),
+                      TC_UNAUTHORIZED);
+        ASSERT_STR_CONTAINS(err.message, "header");
+        free(forged);
+        /* alg none with the real signature appended must also fail */
+        forged = tc_asprintf("%s.%s", h, payload);
+        ASSERT_STATUS(tc_auth_jwt_verify(key, forged, strlen(forged), c.iss, c.iat, &got, &err),
+                      TC_UNAUTHORIZED);
+        free(forged);
+        free(h);
+    }
+    free(tok);
+}
+
+TEST(jwt_expired_and_future_rejected)
+{
+    unsigned char key[32];
+    test_key(key);
+    tc_jwt_claims c, got;
+    sample_claims(&c, 1800000000);
+    char *tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    tc_err err;
+    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.exp, &got, &err),
+                  TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&err), "token_expired");
+    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.exp + 5000, &got, &err),
+                  TC_UNAUTHORIZED);
+    /* issued more than the allowed skew in the future */
+    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.iat - 120, &got, &err),
+                  TC_UNAUTHORIZED);
+    ASSERT_STR_CONTAINS(err.message, "future");
+    free(tok);
+}
+
+TEST(jwt_wrong_issuer_rejected)
+{
+    unsigned char key[32];
+    test_key(key);
+    tc_jwt_claims c, got;
+    sample_claims(&c, 1800000000);
+    char *tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    tc_err err;
+    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), "https://evil.example", c.iat, &got,
+                                     &err),
+                  TC_UNAUTHORIZED);
+    ASSERT_STR_CONTAINS(err.message, "issuer");
+    free(tok);
+}
+
+TEST(jwt_malformed_inputs_rejected)
+{
+    unsigned char key[32];
+    test_key(key);
+    tc_jwt_claims got;
+    tc_err err;
+    static const char *bad[] = {"", ".", "..", "a.b.c", "a.b", "a.b.c.d",
+                                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..",
+                                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.!!!.x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_STATUS(tc_auth_jwt_verify(key, bad[i], strlen(bad[i]), "i", 1, &got, &err),
+                      TC_UNAUTHORIZED);
+    char *huge = malloc(TC_AUTH_TOKEN_MAX + 10);
+    memset(huge, 'a', TC_AUTH_TOKEN_MAX + 9);
+    huge[TC_AUTH_TOKEN_MAX + 9] = '\0';
+    ASSERT_STATUS(tc_auth_jwt_verify(key, huge, strlen(huge), "i", 1, &got, &err),
+                  TC_UNAUTHORIZED);
+    free(huge);
+
+    /* correctly signed but with claims of the wrong type */
+    tc_jwt_claims c;
+    sample_claims(&c, 1800000000);
+    strcpy(c.sub, "not-a-uuid");
+    char *tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.iat, &got, &err),
+                  TC_UNAUTHORIZED);
+    free(tok);
+}
+
+TEST(password_hash_and_verify)
+{
+    tc_auth__set_password_cost(1, 64);
+    char *enc = NULL;
+    tc_err err;
+    ASSERT_OK(tc_auth_password_hash("correct horse battery", &enc, &err));
+    ASSERT(strncmp(enc, "$argon2id$v=19$m=64,t=1,p=1$", 28) == 0);
+    ASSERT_TRUE(tc_auth_password_verify(enc, "correct horse battery"));
+    ASSERT_FALSE(tc_auth_password_verify(enc, "correct horse batterY"));
+    ASSERT_FALSE(tc_auth_password_verify(enc, ""));
+    ASSERT_FALSE(tc_auth_password_verify("garbage", "correct horse battery"));
+    ASSERT_FALSE(tc_auth_password_verify(NULL, "x"));
+    char *enc2 = NULL;
+    ASSERT_OK(tc_auth_password_hash("correct horse battery", &enc2, &err));
+    ASSERT(strcmp(enc, enc2) != 0); /* fresh salt each time */
+    free(enc);
+    free(enc2);
+}
+
+TEST(password_default_cost_is_owasp)
+{
+    char *enc = NULL;
+    tc_err err;
+    ASSERT_OK(tc_auth_password_hash("correct horse battery", &enc, &err));
+    ASSERT(strncmp(enc, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
+    ASSERT_TRUE(tc_auth_password_verify(enc, "correct horse battery"));
+    free(enc);
+}
+
+TEST(password_policy)
+{
+    tc_err err;
+    ASSERT_STATUS(tc_auth_password_policy("short", "password", &err), TC_VALIDATION);
+    ASSERT_STR_EQ(err.field, "password");
+    ASSERT_STATUS(tc_auth_password_policy(NULL, "new_password", &err), TC_VALIDATION);
+    ASSERT_STR_EQ(err.field, "new_password");
+    ASSERT_OK(tc_auth_password_policy("12345678", "password", &err));
+    char *big = malloc(TC_AUTH_PASSWORD_MAX + 2);
+    memset(big, 'x', TC_AUTH_PASSWORD_MAX + 1);
+    big[TC_AUTH_PASSWORD_MAX + 1] = '\0';
+    ASSERT_STATUS(tc_auth_password_policy(big, "password", &err), TC_VALIDATION);
+    big[TC_AUTH_PASSWORD_MAX] = '\0';
+    ASSERT_OK(tc_auth_password_policy(big, "password", &err));
+    free(big);
+    ASSERT_STATUS(tc_auth_password_policy("abcdefg\xff", "password", &err), TC_VALIDATION);
+}
+
+TEST(email_normalization)
+{
+    char out[TC_AUTH_EMAIL_MAX + 1];
+    tc_err err;
+    ASSERT_OK(tc_auth_email_normalize("  Alice.Smith+x@Example.COM \t", out, &err));
+    ASSERT_STR_EQ(out, "alice.smith+x@example.com");
+    static const char *bad[] = {"", "   ", "alice", "@example.com", "alice@", "alice@com",
+                                "a@b@example.com", "al ice@example.com", "alice@.example.com",
+                                "alice@example..com", "alice@example.com.", "a<b>@example.com",
+                                "al\x01ice@example.com", "alice@exam\xffple.com"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tc_err_clear(&err);
+        ASSERT_STATUS(tc_auth_email_normalize(bad[i], out, &err), TC_VALIDATION);
+        ASSERT_STR_EQ(err.field, "email");
+    }
+    char longmail[300];
+    memset(longmail, 'a', sizeof longmail);
+    memcpy(longmail + 250, "@example.com", 13);
+    ASSERT_STATUS(tc_auth_email_normalize(longmail, out, &err), TC_VALIDATION);
+    ASSERT_STR_CONTAINS(err.message, "254");
+}
+
+TEST(refresh_token_and_hash)
+{
+    char a[TC_AUTH_REFRESH_LEN + 1], b[TC_AUTH_REFRESH_LEN + 1];
+    tc_auth_refresh_token_new(a);
+    tc_auth_refresh_token_new(b);
+    ASSERT_EQ(strlen(a), TC_AUTH_REFRESH_LEN);
+    ASSERT(strcmp(a, b) != 0);
+    char h1[65], h2[65], h3[65];
+    tc_auth_token_hash(a, h1);
+    tc_auth_token_hash(a, h2);
+    tc_auth_token_hash(b, h3);
+    ASSERT_EQ(strlen(h1), 64);
+    ASSERT_STR_EQ(h1, h2);
+    ASSERT(strcmp(h1, h3) != 0);
+    /* known answer: SHA-256("abc") */
+    tc_auth_token_hash("abc", h1);
+    ASSERT_STR_EQ(h1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(api_key_format)
+{
+    char key[TC_AUTH_API_KEY_LEN + 1], prefix[TC_AUTH_API_KEY_PREFIX_LEN + 1];
+    tc_auth_api_key_new(key, prefix);
+    ASSERT_EQ(strlen(key), TC_AUTH_API_KEY_LEN);
+    ASSERT(strncmp(key, "tc_", 3) == 0);
+    ASSERT(strncmp(key, prefix, TC_AUTH_API_KEY_PREFIX_LEN) == 0);
+    ASSERT_EQ(strlen(prefix), TC_AUTH_API_KEY_PREFIX_LEN);
+    ASSERT_TRUE(tc_auth_api_key_shape_ok(key, strlen(key)));
+    ASSERT_FALSE(tc_auth_api_key_shape_ok(key, strlen(key) - 1));
+    key[10] = '.';
+    ASSERT_FALSE(tc_auth_api_key_shape_ok(key, strlen(key)));
+}

@@ -211,6 +211,8 @@ static tc_status parse_item(parser *ps)
             ps->p++;
             if ((hi = parse_value(ps, &st)) < 0)
                 return st;
+            if (ps->field == F_DOW && hi == 0)
+                hi = 7; /* FRI-SUN: Sunday closes the week */
             if (hi < lo)
                 return fail(ps, s, "range %.*s goes backwards", (int)(ps->p - s), s);
         }

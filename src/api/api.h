@@ -16,6 +16,24 @@ tc_status tc_api_healthz(tc_http_req *req, tc_err *err);
 tc_status tc_api_readyz(tc_http_req *req, tc_err *err);
 tc_status tc_api_metrics(tc_http_req *req, tc_err *err);
 
+/* accounts (auth.c, me.c, sessions.c, api_keys.c); tc_api_auth_init and
+ * tc_api_auth_shutdown are the accounts row of the app module table. */
+struct tc_app;
+tc_status tc_api_auth_init(struct tc_app *app, tc_err *err);
+void tc_api_auth_shutdown(struct tc_app *app);
+tc_status tc_api_auth_signup(tc_http_req *req, tc_err *err);
+tc_status tc_api_auth_login(tc_http_req *req, tc_err *err);
+tc_status tc_api_auth_refresh(tc_http_req *req, tc_err *err);
+tc_status tc_api_auth_logout(tc_http_req *req, tc_err *err);
+tc_status tc_api_me_get(tc_http_req *req, tc_err *err);
+tc_status tc_api_me_delete(tc_http_req *req, tc_err *err);
+tc_status tc_api_me_password(tc_http_req *req, tc_err *err);
+tc_status tc_api_sessions_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_sessions_delete(tc_http_req *req, tc_err *err);
+tc_status tc_api_api_keys_create(tc_http_req *req, tc_err *err);
+tc_status tc_api_api_keys_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_api_keys_delete(tc_http_req *req, tc_err *err);
+
 /* testroutes.c: only served with TC_TEST_ROUTES=1 (TC_ROUTE_TEST) */
 tc_status tc_api_test_echo(tc_http_req *req, tc_err *err);
 tc_status tc_api_test_slow(tc_http_req *req, tc_err *err);

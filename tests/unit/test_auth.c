@@ -303,3 +303,261 @@ TEST(api_key_format)
     key[10] = '.';
     ASSERT_FALSE(tc_auth_api_key_shape_ok(key, strlen(key)));
 }
+
+/* ---- the service on a real SQLite database ---------------------------------- */
+
+static tc_db *svc_db;
+
+static tc_auth *svc_new(int64_t access_ttl)
+{
+    static const unsigned char master[32] = {7, 7, 7};
+    tc_err err;
+    tc_err_clear(&err);
+    tc_auth__set_password_cost(1, 64);
+    char *url = tc_asprintf("sqlite:%s/auth.db", tc_test_tmpdir());
+    if (tc_db_open(url, 2, &svc_db, &err) != TC_OK)
+        tc_test_fail(__FILE__, __LINE__, "open: %s", err.message);
+    free(url);
+    if (tc_db_migrate(svc_db, &err) != TC_OK)
+        tc_test_fail(__FILE__, __LINE__, "migrate: %s", err.message);
+    tc_auth_options o = {.master_key = master,
+                         .master_key_len = 32,
+                         .issuer = "http://test",
+                         .access_ttl_s = access_ttl,
+                         .refresh_ttl_s = 3600};
+    tc_auth *a = NULL;
+    ASSERT_OK(tc_auth_new(svc_db, &o, &a, &err));
+    return a;
+}
+
+static void svc_free(tc_auth *a)
+{
+    tc_auth_free(a);
+    tc_db_close(svc_db);
+}
+
+static char *bearer(const char *tok)
+{
+    return tc_asprintf("Bearer %s", tok);
+}
+
+static tc_status auth_with(tc_auth *a, const char *tok, tc_auth_principal *p, tc_err *err)
+{
+    char *h = bearer(tok);
+    tc_status st = tc_auth_authenticate(a, h, p, err);
+    free(h);
+    return st;
+}
+
+TEST(svc_signup_first_admin_and_duplicates)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t1, t2, t3;
+    tc_err err;
+    tc_auth_client cl = {.addr = "127.0.0.1", .user_agent = "unit"};
+    ASSERT_OK(tc_auth_signup(a, " Alice@Example.com ", "password-1", &cl, &t1, &err));
+    ASSERT_TRUE(t1.user.is_admin);
+    ASSERT_STR_EQ(t1.user.email, "alice@example.com");
+    ASSERT_OK(tc_auth_signup(a, "bob@example.com", "password-2", &cl, &t2, &err));
+    ASSERT_FALSE(t2.user.is_admin);
+    ASSERT_STATUS(tc_auth_signup(a, "ALICE@example.com", "password-3", &cl, &t3, &err),
+                  TC_CONFLICT);
+    ASSERT_STR_EQ(err.field, "email");
+    ASSERT_STATUS(tc_auth_signup(a, "carol@example.com", "short", &cl, &t3, &err), TC_VALIDATION);
+    ASSERT_STR_EQ(err.field, "password");
+
+    tc_auth_principal p;
+    ASSERT_OK(auth_with(a, t1.access_token, &p, &err));
+    ASSERT_STR_EQ(p.user_id, t1.user.id);
+    ASSERT_TRUE(p.is_admin);
+    ASSERT_STR_EQ(p.session_id, t1.session_id);
+    ASSERT_OK(auth_with(a, t2.access_token, &p, &err));
+    ASSERT_FALSE(p.is_admin);
+    ASSERT_STATUS(tc_auth_authenticate(a, NULL, &p, &err), TC_DECLINED);
+    ASSERT_STATUS(tc_auth_authenticate(a, "Basic abc", &p, &err), TC_UNAUTHORIZED);
+    ASSERT_STATUS(tc_auth_authenticate(a, "Bearer ", &p, &err), TC_UNAUTHORIZED);
+    tc_auth_tokens_clear(&t1);
+    tc_auth_tokens_clear(&t2);
+    svc_free(a);
+}
+
+TEST(svc_login_same_error_and_throttle)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t;
+    tc_err err;
+    int64_t retry = 0;
+    tc_auth_client cl = {.addr = "10.0.0.1"};
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", &cl, &t, &err));
+    tc_auth_tokens_clear(&t);
+    ASSERT_OK(tc_auth_login(a, "alice@example.com", "password-1", &cl, &t, &retry, &err));
+    tc_auth_tokens_clear(&t);
+
+    char known[TC_ERR_MSG_MAX], unknown[TC_ERR_MSG_MAX];
+    ASSERT_STATUS(tc_auth_login(a, "alice@example.com", "wrong-pass", &cl, &t, &retry, &err),
+                  TC_UNAUTHORIZED);
+    snprintf(known, sizeof known, "%s", err.message);
+    ASSERT_STATUS(tc_auth_login(a, "nobody@example.com", "wrong-pass", &cl, &t, &retry, &err),
+                  TC_UNAUTHORIZED);
+    snprintf(unknown, sizeof unknown, "%s", err.message);
+    ASSERT_STR_EQ(known, unknown);
+    ASSERT_STR_EQ(known, "invalid email or password");
+
+    for (int i = 1; i < TC_AUTH_THROTTLE_PER_ACCOUNT; i++)
+        ASSERT_STATUS(tc_auth_login(a, "alice@example.com", "wrong-pass", &cl, &t, &retry, &err),
+                      TC_UNAUTHORIZED);
+    /* over the limit: even the right password is refused, with a wait */
+    ASSERT_STATUS(tc_auth_login(a, "alice@example.com", "password-1", &cl, &t, &retry, &err),
+                  TC_RATE_LIMITED);
+    ASSERT(retry > 0 && retry <= TC_AUTH_THROTTLE_WINDOW_S);
+    /* the same for an address that does not exist */
+    for (int i = 1; i < TC_AUTH_THROTTLE_PER_ACCOUNT; i++)
+        tc_auth_login(a, "nobody@example.com", "wrong-pass", &cl, &t, &retry, &err);
+    ASSERT_STATUS(tc_auth_login(a, "nobody@example.com", "wrong-pass", &cl, &t, &retry, &err),
+                  TC_RATE_LIMITED);
+    svc_free(a);
+}
+
+TEST(svc_refresh_rotation_and_reuse)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t0, t1, t2;
+    tc_err err;
+    tc_auth_principal p;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t0, &err));
+    ASSERT_OK(tc_auth_refresh(a, t0.refresh_token, NULL, &t1, &err));
+    ASSERT(strcmp(t0.refresh_token, t1.refresh_token) != 0);
+    ASSERT_STR_EQ(t1.session_id, t0.session_id);
+    ASSERT_STR_EQ(t1.user.email, "alice@example.com");
+    ASSERT_OK(auth_with(a, t1.access_token, &p, &err));
+    /* the rotated token comes back: the whole family dies */
+    ASSERT_STATUS(tc_auth_refresh(a, t0.refresh_token, NULL, &t2, &err), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&err), "refresh_token_reused");
+    ASSERT_STATUS(tc_auth_refresh(a, t1.refresh_token, NULL, &t2, &err), TC_UNAUTHORIZED);
+    ASSERT_STATUS(auth_with(a, t1.access_token, &p, &err), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&err), "session_revoked");
+    ASSERT_STATUS(tc_auth_refresh(a, "not-a-token", NULL, &t2, &err), TC_UNAUTHORIZED);
+    tc_auth_tokens_clear(&t0);
+    tc_auth_tokens_clear(&t1);
+    svc_free(a);
+}
+
+TEST(svc_sessions_isolation_and_password_change)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens ta1, ta2, tb;
+    tc_err err;
+    tc_auth_principal pa1, pa2, pb;
+    int64_t retry;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &ta1, &err));
+    ASSERT_OK(tc_auth_login(a, "alice@example.com", "password-1", NULL, &ta2, &retry, &err));
+    ASSERT_OK(tc_auth_signup(a, "bob@example.com", "password-2", NULL, &tb, &err));
+    ASSERT_OK(auth_with(a, ta1.access_token, &pa1, &err));
+    ASSERT_OK(auth_with(a, ta2.access_token, &pa2, &err));
+    ASSERT_OK(auth_with(a, tb.access_token, &pb, &err));
+
+    tc_auth_session *items = NULL;
+    size_t n = 0;
+    char *next = NULL;
+    ASSERT_OK(tc_auth_sessions_list(a, &pa1, 1, NULL, &items, &n, &next, &err));
+    ASSERT_EQ(n, 1);
+    ASSERT_NOT_NULL(next);
+    free(items);
+    ASSERT_OK(tc_auth_sessions_list(a, &pa1, 1, next, &items, &n, &next, &err));
+    ASSERT_EQ(n, 1);
+    ASSERT_NULL(next);
+    free(items);
+
+    /* Bob cannot revoke Alice's session: 404 like a missing one */
+    ASSERT_STATUS(tc_auth_session_revoke(a, pb.user_id, pa1.session_id, &err), TC_NOT_FOUND);
+    ASSERT_OK(auth_with(a, ta1.access_token, &pa1, &err));
+
+    /* password change: wrong current refused, then other sessions revoked */
+    ASSERT_STATUS(tc_auth_change_password(a, &pa1, "nope-nope", "password-9", &err),
+                  TC_FORBIDDEN);
+    ASSERT_OK(tc_auth_change_password(a, &pa1, "password-1", "password-9", &err));
+    ASSERT_OK(auth_with(a, ta1.access_token, &pa1, &err));
+    ASSERT_STATUS(auth_with(a, ta2.access_token, &pa2, &err), TC_UNAUTHORIZED);
+    tc_auth_tokens tx;
+    ASSERT_STATUS(tc_auth_login(a, "alice@example.com", "password-1", NULL, &tx, &retry, &err),
+                  TC_UNAUTHORIZED);
+    ASSERT_OK(tc_auth_login(a, "alice@example.com", "password-9", NULL, &tx, &retry, &err));
+    tc_auth_tokens_clear(&tx);
+
+    /* logout ends only that session */
+    ASSERT_OK(tc_auth_logout(a, &pa1, &err));
+    ASSERT_STATUS(auth_with(a, ta1.access_token, &pa1, &err), TC_UNAUTHORIZED);
+    ASSERT_OK(auth_with(a, tb.access_token, &pb, &err));
+    tc_auth_tokens_clear(&ta1);
+    tc_auth_tokens_clear(&ta2);
+    tc_auth_tokens_clear(&tb);
+    svc_free(a);
+}
+
+TEST(svc_api_keys_and_delete_account)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens ta, tb;
+    tc_err err;
+    tc_auth_principal p;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &ta, &err));
+    ASSERT_OK(tc_auth_signup(a, "bob@example.com", "password-2", NULL, &tb, &err));
+    tc_auth_api_key k;
+    char key[TC_AUTH_API_KEY_LEN + 1];
+    ASSERT_OK(tc_auth_api_key_create(a, ta.user.id, "ci", &k, key, &err));
+    ASSERT_STR_EQ(k.name, "ci");
+    ASSERT(strncmp(key, k.prefix, strlen(k.prefix)) == 0);
+    ASSERT_STATUS(tc_auth_api_key_create(a, ta.user.id, "", &k, key, &err), TC_VALIDATION);
+    ASSERT_OK(tc_auth_api_key_create(a, ta.user.id, "ci", &k, key, &err));
+
+    ASSERT_OK(auth_with(a, key, &p, &err));
+    ASSERT_STR_EQ(p.user_id, ta.user.id);
+    ASSERT_STR_EQ(p.api_key_id, k.id);
+    ASSERT_STR_EQ(p.session_id, "");
+    ASSERT_TRUE(p.is_admin);
+
+    tc_auth_api_key *items = NULL;
+    size_t n = 0;
+    char *next = NULL;
+    ASSERT_OK(tc_auth_api_keys_list(a, ta.user.id, 50, NULL, &items, &n, &next, &err));
+    ASSERT_EQ(n, 2);
+    free(items);
+    ASSERT_OK(tc_auth_api_keys_list(a, tb.user.id, 50, NULL, &items, &n, &next, &err));
+    ASSERT_EQ(n, 0);
+    free(items);
+
+    ASSERT_STATUS(tc_auth_api_key_revoke(a, tb.user.id, k.id, &err), TC_NOT_FOUND);
+    ASSERT_OK(tc_auth_api_key_revoke(a, ta.user.id, k.id, &err));
+    ASSERT_STATUS(tc_auth_api_key_revoke(a, ta.user.id, k.id, &err), TC_NOT_FOUND);
+    ASSERT_STATUS(auth_with(a, key, &p, &err), TC_UNAUTHORIZED);
+    key[5] ^= 1;
+    ASSERT_STATUS(auth_with(a, key, &p, &err), TC_UNAUTHORIZED);
+
+    ASSERT_OK(tc_auth_delete_account(a, ta.user.id, &err));
+    ASSERT_STATUS(auth_with(a, ta.access_token, &p, &err), TC_UNAUTHORIZED);
+    int64_t retry;
+    tc_auth_tokens tx;
+    ASSERT_STATUS(tc_auth_login(a, "alice@example.com", "password-1", NULL, &tx, &retry, &err),
+                  TC_UNAUTHORIZED);
+    ASSERT_STATUS(tc_auth_refresh(a, ta.refresh_token, NULL, &tx, &err), TC_UNAUTHORIZED);
+    ASSERT_OK(auth_with(a, tb.access_token, &p, &err));
+    tc_auth_tokens_clear(&ta);
+    tc_auth_tokens_clear(&tb);
+    svc_free(a);
+}
+
+TEST(svc_expired_access_token)
+{
+    tc_auth *a = svc_new(1);
+    tc_auth_tokens t;
+    tc_err err;
+    tc_auth_principal p;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t, &err));
+    ASSERT_OK(auth_with(a, t.access_token, &p, &err));
+    struct timespec ts = {2, 100000000};
+    nanosleep(&ts, NULL);
+    ASSERT_STATUS(auth_with(a, t.access_token, &p, &err), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&err), "token_expired");
+    tc_auth_tokens_clear(&t);
+    svc_free(a);
+}

@@ -1,0 +1,24 @@
+/* Helpers shared by the accounts handlers (auth.c, me.c, sessions.c,
+ * api_keys.c). Not a public interface. */
+#ifndef TC_API_ACCOUNTS_INT_H
+#define TC_API_ACCOUNTS_INT_H
+
+#include "auth/auth.h"
+#include "http/http.h"
+
+/* The service, or TC_UNAVAILABLE in err when the module is not started. */
+tc_auth *tc_api__auth(tc_err *err);
+/* The authenticated caller (set by the hook; routes are TC_AUTH_REQUIRED). */
+const tc_auth_principal *tc_api__principal(tc_http_req *req);
+/* Turns a TC_VALIDATION err with a field into req->details; returns st. */
+tc_status tc_api__details(tc_http_req *req, tc_status st, const tc_err *err);
+/* {id, email, created_at, is_admin}: a new reference. */
+json_t *tc_api__user_json(const tc_auth_user *u);
+/* RFC 3339 string for ms, or JSON null for 0. */
+json_t *tc_api__time_json(int64_t ms);
+/* limit (1..100, default 50) and cursor query parameters. */
+tc_status tc_api__page(tc_http_req *req, int *limit, const char **cursor, tc_err *err);
+/* {"items": items, "next_cursor": next|null}; steals items. */
+json_t *tc_api__list_json(json_t *items, const char *next_cursor);
+
+#endif

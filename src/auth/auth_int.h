@@ -1,0 +1,38 @@
+/* auth internals shared by the module's files (not for other modules). */
+#ifndef TC_AUTH_INT_H
+#define TC_AUTH_INT_H
+
+#include <pthread.h>
+
+#include "auth/auth.h"
+#include "store/repo_accounts.h"
+
+struct tc_auth {
+    tc_db *db;                      /* borrowed */
+    unsigned char jwt_key[32];      /* HKDF(master, "toolconnect access-token v1") */
+    char issuer[TC_AUTH_ISS_MAX];
+    int64_t access_ttl_s;
+    int64_t refresh_ttl_s;
+    pthread_mutex_t dummy_lock;     /* guards dummy_hash creation */
+    char *dummy_hash;               /* argon2 hash of a random password */
+};
+
+/* Overwrites memory that held a secret (not optimised away). */
+void tc_auth__wipe(void *p, size_t n);
+void tc_auth__user_from_repo(const tc_repo_user *u, tc_auth_user *out);
+/* Signs a fresh access token into out (access_token, expires_in, session_id). */
+tc_status tc_auth__issue_access(tc_auth *a, const char *user_id, const char *session_id,
+                                tc_auth_tokens *out);
+/* Login throttling on an acquired connection: TC_RATE_LIMITED + *retry_after_s
+ * when the account (e-mail) or the address is over its limit. */
+tc_status tc_auth__throttle_check(tc_auth *a, tc_db_conn *c, const char *email,
+                                  const char *addr, int64_t *retry_after_s, tc_err *err);
+/* Records a failed attempt for the e-mail and the address (addr may be NULL). */
+tc_status tc_auth__throttle_fail(tc_auth *a, const char *email, const char *addr);
+
+/* Opaque list cursors: base64url("<created_at ms>:<uuid>"). */
+char *tc_auth__cursor_encode(int64_t created_at, const char *id); /* caller frees */
+tc_status tc_auth__cursor_decode(const char *cursor, int64_t *created_at, char id[37],
+                                 tc_err *err);
+
+#endif

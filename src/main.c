@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "config/config.h"
 #include "core/core.h"
 
@@ -21,6 +22,8 @@ static int cmd_version(int argc, char **argv)
 static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
+    {"serve", "migrate the database and start the HTTP server", tc_app_serve_main},
+    {"migrate", "apply database migrations and exit", tc_app_migrate_main},
     {"version", "print the version", cmd_version},
     {"help", "show this help", cmd_help},
 };

@@ -13,16 +13,15 @@
 
 #include "config/config.h"
 #include "core/core.h"
+#include "crypto/crypto.h"
 #include "http/http.h"
 #include "store/db.h"
-
-#define TC_MASTER_KEY_LEN 32
 
 typedef struct tc_app {
     tc_config cfg;
     tc_db *db;
     unsigned char master_key[TC_MASTER_KEY_LEN]; /* secret: never log */
-    bool master_key_generated;  /* true when read/created in the data dir */
+    bool master_key_from_file;  /* true when read/created in <data_dir>/master.key */
     tc_http_server *http;
     bool test_routes;           /* TC_TEST_ROUTES=1: test-only routes served */
     int64_t started_ns;         /* tc_mono_ns() at start, for start-to-ready */
@@ -36,11 +35,5 @@ typedef struct tc_app_module {
 
 int tc_app_serve_main(int argc, char **argv);
 int tc_app_migrate_main(int argc, char **argv);
-
-/* Loads or creates the master key: cfg->master_key when set (must be base64
- * of exactly 32 bytes), else <data_dir>/master.key (created 0600 with
- * O_EXCL). *generated tells which. */
-tc_status tc_app_master_key(const tc_config *cfg, unsigned char key[TC_MASTER_KEY_LEN],
-                            bool *from_file, tc_err *err);
 
 #endif

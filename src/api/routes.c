@@ -1,0 +1,38 @@
+/* The route table: every HTTP endpoint, in one place. Add one row per
+ * endpoint; {name} matches one path segment (tc_http_param(req, "name")).
+ * Order matters only between patterns that match the same path: the first
+ * matching row wins, so put literal segments before {params}. */
+#include "api/api.h"
+
+#define N TC_AUTH_NONE
+#define O TC_AUTH_OPTIONAL
+#define R TC_AUTH_REQUIRED
+
+const tc_route tc_api_routes[] = {
+    /* method  pattern              handler            auth rate          flags */
+    {"GET", "/healthz", tc_api_healthz, N, TC_RATE_NONE, 0},
+    {"GET", "/readyz", tc_api_readyz, N, TC_RATE_NONE, 0},
+    {"GET", "/metrics", tc_api_metrics, N, TC_RATE_NONE, 0},
+
+    /* accounts */
+    {"POST", "/api/auth/signup", tc_api_auth_signup, N, TC_RATE_AUTH, 0},
+    {"POST", "/api/auth/login", tc_api_auth_login, N, TC_RATE_AUTH, 0},
+    {"POST", "/api/auth/refresh", tc_api_auth_refresh, N, TC_RATE_AUTH, 0},
+    {"POST", "/api/auth/logout", tc_api_auth_logout, R, TC_RATE_NONE, 0},
+    {"GET", "/api/me", tc_api_me_get, R, TC_RATE_NONE, 0},
+    {"DELETE", "/api/me", tc_api_me_delete, R, TC_RATE_NONE, 0},
+    {"POST", "/api/me/password", tc_api_me_password, R, TC_RATE_AUTH, 0},
+    {"GET", "/api/sessions", tc_api_sessions_list, R, TC_RATE_NONE, 0},
+    {"DELETE", "/api/sessions/{id}", tc_api_sessions_delete, R, TC_RATE_NONE, 0},
+    {"POST", "/api/api-keys", tc_api_api_keys_create, R, TC_RATE_NONE, 0},
+    {"GET", "/api/api-keys", tc_api_api_keys_list, R, TC_RATE_NONE, 0},
+    {"DELETE", "/api/api-keys/{id}", tc_api_api_keys_delete, R, TC_RATE_NONE, 0},
+
+    /* test-only (TC_TEST_ROUTES=1) */
+    {"POST", "/api/_test/echo", tc_api_test_echo, N, TC_RATE_NONE, TC_ROUTE_TEST},
+    {"GET", "/api/_test/slow", tc_api_test_slow, N, TC_RATE_NONE, TC_ROUTE_TEST},
+    {"GET", "/api/_test/stream", tc_api_test_stream, N, TC_RATE_NONE, TC_ROUTE_TEST},
+    {"GET", "/api/_test/whoami", tc_api_test_whoami, O, TC_RATE_NONE, TC_ROUTE_TEST},
+};
+
+const size_t tc_api_nroutes = sizeof(tc_api_routes) / sizeof(tc_api_routes[0]);

@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "config/config.h"
 #include "core/core.h"
+#include "scheduler/scheduler.h"
 
 typedef struct {
     const char *name;
@@ -24,6 +25,7 @@ static int cmd_help(int argc, char **argv);
 static const command commands[] = {
     {"serve", "migrate the database and start the HTTP server", tc_app_serve_main},
     {"migrate", "apply database migrations and exit", tc_app_migrate_main},
+    {"cron", "preview a cron schedule: cron next EXPR [TZ] [FROM] [N] | cron batch", tc_scheduler_cmd_cron},
     {"version", "print the version", cmd_version},
     {"help", "show this help", cmd_help},
 };

@@ -1,0 +1,142 @@
+import { useEffect, useState } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, useSearchParams } from 'react-router';
+import { api, itemsOf } from '../api';
+import type { Connection } from '../api/types';
+import { qk } from '../live/cache';
+import { ConnectForm, useOAuthStart } from '../components/ConnectForm';
+import { fmtRelative, fmtTime } from '../components/format';
+import { useToast } from '../components/toast';
+import { Button, Card, Empty, Loading, Modal, PageHeader, QueryView, StatusBadge } from '../components/ui';
+
+const NEEDS_RECONNECT = new Set(['expired', 'revoked', 'error']);
+
+function Reconnect({ conn }: { conn: Connection }) {
+  const [open, setOpen] = useState(false);
+  const connector = useQuery({ queryKey: qk.connector(conn.connector), queryFn: () => api.connector(conn.connector), enabled: open });
+  const oauth = useOAuthStart();
+  const isOAuth = connector.data?.auth_type === 'oauth2';
+  // OAuth is one click: as soon as we know the connector, go.
+  useEffect(() => {
+    if (open && isOAuth && !oauth.isPending && !oauth.isSuccess) oauth.mutate({ connector: conn.connector, label: conn.label });
+  }, [open, isOAuth, oauth, conn]);
+  return (
+    <>
+      <Button size="sm" onClick={() => setOpen(true)} busy={oauth.isPending}>
+        Reconnect
+      </Button>
+      <Modal open={open && !isOAuth} onClose={() => setOpen(false)} title={`Reconnect ${conn.label}`}>
+        {connector.isPending ? <Loading /> : connector.data ? <ConnectForm connector={connector.data} replaces={conn} onDone={() => setOpen(false)} /> : <p className="text-sm text-red-700">Could not load the connector.</p>}
+      </Modal>
+    </>
+  );
+}
+
+function ConnectionRow({ c }: { c: Connection }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [confirm, setConfirm] = useState(false);
+  const test = useMutation({
+    mutationFn: () => api.testConnection(c.id),
+    onSuccess: (r) => {
+      if (r && typeof r === 'object' && 'status' in r && r.status) qc.setQueryData(qk.connections, (old: { items: Connection[] } | undefined) => old && { ...old, items: old.items.map((x) => (x.id === c.id ? { ...x, ...r } : x)) });
+      if (r && 'ok' in r && r.ok === false) toast.error(new Error(r.message ?? 'The test failed.'));
+      else toast.success(`${c.label}: the connection works.`);
+      void qc.invalidateQueries({ queryKey: qk.connections });
+    },
+    onError: (e) => {
+      toast.error(e);
+      void qc.invalidateQueries({ queryKey: qk.connections });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: () => api.deleteConnection(c.id),
+    onSuccess: () => {
+      setConfirm(false);
+      toast.success(`Disconnected ${c.label}.`);
+      void qc.invalidateQueries({ queryKey: qk.connections });
+    },
+    onError: toast.error,
+  });
+  const needs = NEEDS_RECONNECT.has(c.status);
+  return (
+    <li data-testid="connection-row">
+      <Card className="flex flex-col gap-3 p-4 sm:flex-row sm:items-center">
+        <div className="min-w-0 flex-1">
+          <div className="flex flex-wrap items-center gap-2">
+            <span className="font-semibold text-slate-900">{c.label}</span>
+            <StatusBadge status={c.status} />
+            {needs && <StatusBadge status="pending" label="needs reconnect" />}
+          </div>
+          <p className="mt-1 text-sm text-slate-600">
+            <Link className="text-indigo-600 hover:text-indigo-500" to={`/connectors/${encodeURIComponent(c.connector)}`}>
+              {c.connector}
+            </Link>
+            {' · '}created {fmtTime(c.created_at)} · last used {fmtRelative(c.last_used_at)}
+            {c.expires_at && <> · expires {fmtTime(c.expires_at)}</>}
+          </p>
+          {c.status_reason && <p className="mt-1 text-sm text-amber-800">{c.status_reason}</p>}
+          {c.scopes && c.scopes.length > 0 && <p className="mt-1 text-xs text-slate-500">Scopes: {c.scopes.join(', ')}</p>}
+        </div>
+        <div className="flex flex-wrap gap-2">
+          {needs && <Reconnect conn={c} />}
+          <Button variant="secondary" size="sm" busy={test.isPending} onClick={() => test.mutate()}>
+            Test
+          </Button>
+          <Button variant="danger" size="sm" onClick={() => setConfirm(true)}>
+            Disconnect
+          </Button>
+        </div>
+      </Card>
+      <Modal
+        open={confirm}
+        onClose={() => setConfirm(false)}
+        title="Disconnect?"
+        footer={
+          <>
+            <Button variant="secondary" onClick={() => setConfirm(false)}>
+              Keep it
+            </Button>
+            <Button variant="danger" busy={remove.isPending} onClick={() => remove.mutate()}>
+              Disconnect
+            </Button>
+          </>
+        }
+      >
+        <p className="text-sm text-slate-600">
+          The credentials for <strong>{c.label}</strong> are deleted. Schedules that use this connection will fail until you pick another.
+        </p>
+      </Modal>
+    </li>
+  );
+}
+
+export default function Connections() {
+  const toast = useToast();
+  const [params, setParams] = useSearchParams();
+  const q = useQuery({ queryKey: qk.connections, queryFn: () => api.connections({ limit: 200 }) });
+
+  // The OAuth callback redirects here with the outcome in the query string.
+  useEffect(() => {
+    const outcome = params.get('oauth') ?? params.get('status');
+    if (!outcome) return;
+    if (outcome === 'ok' || outcome === 'success' || outcome === 'connected') toast.success('Connected.');
+    else toast.error(new Error(params.get('message') ?? params.get('error_description') ?? params.get('error') ?? 'The connection was not completed.'));
+    setParams({}, { replace: true });
+  }, [params, setParams, toast]);
+
+  return (
+    <>
+      <PageHeader title="Connections" description="Your connected accounts. Credentials are stored encrypted and never shown again." actions={<Link to="/connectors" className="rounded-md bg-indigo-600 px-3.5 py-2 text-sm font-medium text-white hover:bg-indigo-500">New connection</Link>} />
+      <QueryView q={q} isEmpty={(d) => itemsOf(d).length === 0} loadingLabel="Loading connections…" empty={<Empty title="No connections yet" action={<Link className="text-sm font-medium text-indigo-600" to="/connectors">Browse connectors</Link>}>Connect a tool to start running it.</Empty>}>
+        {(d) => (
+          <ul className="space-y-3" aria-label="Connections">
+            {itemsOf(d).map((c) => (
+              <ConnectionRow key={c.id} c={c} />
+            ))}
+          </ul>
+        )}
+      </QueryView>
+    </>
+  );
+}

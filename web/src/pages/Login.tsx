@@ -1,0 +1,4 @@
+import { AuthForm } from './AuthForm';
+export default function Login() {
+  return <AuthForm mode="login" />;
+}

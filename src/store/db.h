@@ -35,7 +35,12 @@ typedef struct tc_dbv {
 } tc_dbv;
 
 #define TC_DBV_NULLV ((tc_dbv){.type = TC_DBV_NULL})
-#define TC_DBV_STR(s) ((s) ? (tc_dbv){.type = TC_DBV_TEXT, .p = (s)} : TC_DBV_NULLV)
+/* NULL text binds SQL NULL. A function, so char arrays don't trip -Waddress. */
+static inline tc_dbv tc_dbv_str(const char *s)
+{
+    return s ? (tc_dbv){.type = TC_DBV_TEXT, .p = s} : TC_DBV_NULLV;
+}
+#define TC_DBV_STR(s) tc_dbv_str(s)
 #define TC_DBV_I64(v) ((tc_dbv){.type = TC_DBV_INT, .i = (v)})
 #define TC_DBV_BOOL(v) ((tc_dbv){.type = TC_DBV_INT, .i = (v) ? 1 : 0})
 #define TC_DBV_BLOBV(ptr, n) ((tc_dbv){.type = TC_DBV_BLOB, .p = (ptr), .len = (n)})
@@ -53,6 +58,9 @@ typedef struct tc_db_stats {
 tc_status tc_db_open(const char *url, int pool_size, tc_db **out, tc_err *err);
 void tc_db_close(tc_db *db);
 tc_db_kind tc_db_kind_of(const tc_db *db);
+/* Backend of a pooled connection, for the rare dialect-specific statement
+ * (e.g. FOR UPDATE SKIP LOCKED on PostgreSQL only). */
+tc_db_kind tc_db_conn_kind(const tc_db_conn *c);
 void tc_db_stats_get(tc_db *db, tc_db_stats *out);
 
 /* Applies pending migrations in order, each in its own transaction, recording

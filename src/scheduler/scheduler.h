@@ -98,6 +98,44 @@ json_t *tc_cron_next_json(const tc_cron *c, const tc_tz *tz, int64_t from_ms, in
  * Either way the caller owns *out (json_decref). body is borrowed. */
 tc_status tc_cron_preview_json(const json_t *body, int64_t now_ms, json_t **out, tc_err *err);
 
+/* ---- tick -------------------------------------------------------------------
+ * The engine's periodic tick, as a pure function (no clock, no I/O, no
+ * locks): the engine loads its schedules into entries, calls this with the
+ * current time, enqueues one job per fire, and persists next_due_ms of the
+ * entries (so each due time fires at most once across restarts). */
+typedef enum { TC_OVERLAP_SKIP, TC_OVERLAP_ALLOW } tc_overlap;
+typedef enum { TC_MISFIRE_RUN_ONCE, TC_MISFIRE_SKIP } tc_misfire;
+
+typedef struct tc_sched_entry {
+    const tc_cron *cron;   /* borrowed */
+    const tc_tz *tz;       /* borrowed (tc_tz_load) */
+    int64_t next_due_ms;   /* in/out; 0 = not scheduled yet (set from now, no fire) */
+    tc_overlap overlap;
+    tc_misfire misfire;
+    bool enabled;
+    bool running;          /* a previous run is still going */
+} tc_sched_entry;
+
+typedef enum { TC_FIRE_RUN, TC_FIRE_SKIPPED_OVERLAP, TC_FIRE_SKIPPED_MISFIRE } tc_fire_kind;
+
+typedef struct tc_sched_fire {
+    size_t index;          /* into the entries array */
+    int64_t due_ms;        /* the due time this fire is for */
+    tc_fire_kind kind;     /* only TC_FIRE_RUN becomes a job; skips are for events */
+    bool late;             /* due more than grace_ms before now (after downtime) */
+} tc_sched_fire;
+
+/* For every enabled entry with next_due_ms <= now_ms: appends at most one
+ * fire to out (so missed due times collapse into one), and advances
+ * next_due_ms to the first due time after now_ms (INT64_MAX if none). A due
+ * time older than now_ms - grace_ms is a misfire: TC_MISFIRE_RUN_ONCE runs it
+ * (late = true), TC_MISFIRE_SKIP records a skip. A due entry that is running
+ * with TC_OVERLAP_SKIP records an overlap skip. Stops when out is full
+ * (cap); the remaining due entries stay due for the next call. Returns the
+ * number of fires written. */
+size_t tc_sched_tick(tc_sched_entry *entries, size_t n, int64_t now_ms, int64_t grace_ms,
+                     tc_sched_fire *out, size_t cap);
+
 /* `toolconnect cron ...` (src/main.c): next EXPR TZ [FROM] [N] | batch. */
 int tc_scheduler_cmd_cron(int argc, char **argv);
 

@@ -440,3 +440,102 @@ TEST(preview_errors)
     expect_error("{\"cron\":\"* * * * *\",\"timezone\":\"UTC\",\"from\":\"yesterday\"}",
                  TC_VALIDATION, "from", "RFC 3339");
 }
+
+/* ---- tick ------------------------------------------------------------------------ */
+
+static tc_sched_entry entry(const tc_cron *c, const tc_tz *tz)
+{
+    return (tc_sched_entry){c, tz, 0, TC_OVERLAP_SKIP, TC_MISFIRE_RUN_ONCE, true, false};
+}
+
+static int64_t at(const char *rfc3339)
+{
+    int64_t t = 0;
+    if (tc_time_parse(rfc3339, &t) != TC_OK)
+        tc_test_fail(__FILE__, __LINE__, "bad time %s", rfc3339);
+    return t;
+}
+
+TEST(tick_fires_each_due_time_once)
+{
+    tc_cron every_min, hourly;
+    const tc_tz *utc;
+    ASSERT_OK(tc_cron_parse("* * * * *", &every_min, NULL));
+    ASSERT_OK(tc_cron_parse("0 * * * *", &hourly, NULL));
+    ASSERT_OK(tc_tz_load("UTC", &utc, NULL));
+    tc_sched_entry e[3] = {entry(&every_min, utc), entry(&hourly, utc), entry(&every_min, utc)};
+    e[2].enabled = false;
+    tc_sched_fire f[4];
+    /* first tick only schedules */
+    ASSERT_EQ(tc_sched_tick(e, 3, at("2024-01-01T00:59:30Z"), 1000, f, 4), 0);
+    ASSERT_EQ(e[0].next_due_ms, at("2024-01-01T01:00:00Z"));
+    ASSERT_EQ(e[1].next_due_ms, at("2024-01-01T01:00:00Z"));
+    ASSERT_EQ(e[2].next_due_ms, 0);
+    ASSERT_EQ(tc_sched_tick(e, 3, at("2024-01-01T00:59:59.900Z"), 1000, f, 4), 0);
+    /* at 01:00:00.2 both are due */
+    ASSERT_EQ(tc_sched_tick(e, 3, at("2024-01-01T01:00:00.200Z"), 1000, f, 4), 2);
+    ASSERT_EQ(f[0].index, 0);
+    ASSERT_EQ(f[0].due_ms, at("2024-01-01T01:00:00Z"));
+    ASSERT_EQ(f[0].kind, TC_FIRE_RUN);
+    ASSERT_FALSE(f[0].late);
+    ASSERT_EQ(f[1].index, 1);
+    /* the same due time never fires twice */
+    ASSERT_EQ(tc_sched_tick(e, 3, at("2024-01-01T01:00:00.900Z"), 1000, f, 4), 0);
+    ASSERT_EQ(e[0].next_due_ms, at("2024-01-01T01:01:00Z"));
+    ASSERT_EQ(e[1].next_due_ms, at("2024-01-01T02:00:00Z"));
+}
+
+TEST(tick_misfire_after_downtime)
+{
+    tc_cron c;
+    const tc_tz *utc;
+    ASSERT_OK(tc_cron_parse("*/5 * * * *", &c, NULL));
+    ASSERT_OK(tc_tz_load("UTC", &utc, NULL));
+    tc_sched_entry e[2] = {entry(&c, utc), entry(&c, utc)};
+    e[1].misfire = TC_MISFIRE_SKIP;
+    e[0].next_due_ms = e[1].next_due_ms = at("2024-01-01T00:05:00Z"); /* persisted */
+    tc_sched_fire f[4];
+    /* down for an hour: 12 due times collapse into one fire */
+    ASSERT_EQ(tc_sched_tick(e, 2, at("2024-01-01T01:02:00Z"), 1000, f, 4), 2);
+    ASSERT_EQ(f[0].kind, TC_FIRE_RUN);
+    ASSERT_TRUE(f[0].late);
+    ASSERT_EQ(f[0].due_ms, at("2024-01-01T00:05:00Z"));
+    ASSERT_EQ(f[1].kind, TC_FIRE_SKIPPED_MISFIRE);
+    ASSERT_EQ(e[0].next_due_ms, at("2024-01-01T01:05:00Z"));
+    ASSERT_EQ(e[1].next_due_ms, at("2024-01-01T01:05:00Z"));
+}
+
+TEST(tick_overlap_and_capacity)
+{
+    tc_cron c;
+    const tc_tz *utc;
+    ASSERT_OK(tc_cron_parse("* * * * *", &c, NULL));
+    ASSERT_OK(tc_tz_load("UTC", &utc, NULL));
+    tc_sched_entry e[3] = {entry(&c, utc), entry(&c, utc), entry(&c, utc)};
+    for (int i = 0; i < 3; i++) {
+        e[i].next_due_ms = at("2024-01-01T00:01:00Z");
+        e[i].running = true;
+    }
+    e[1].overlap = TC_OVERLAP_ALLOW;
+    tc_sched_fire f[2];
+    ASSERT_EQ(tc_sched_tick(e, 3, at("2024-01-01T00:01:00.100Z"), 1000, f, 2), 2);
+    ASSERT_EQ(f[0].kind, TC_FIRE_SKIPPED_OVERLAP);
+    ASSERT_EQ(f[1].kind, TC_FIRE_RUN);
+    ASSERT_EQ(e[2].next_due_ms, at("2024-01-01T00:01:00Z")); /* out full: still due */
+    ASSERT_EQ(tc_sched_tick(e, 3, at("2024-01-01T00:01:00.300Z"), 1000, f, 2), 1);
+    ASSERT_EQ(f[0].index, 2);
+}
+
+TEST(tick_dst_spring_forward_fixed_hour)
+{
+    tc_cron c;
+    const tc_tz *ny;
+    ASSERT_OK(tc_cron_parse("30 2 * * *", &c, NULL));
+    ASSERT_OK(tc_tz_load("America/New_York", &ny, NULL));
+    tc_sched_entry e = entry(&c, ny);
+    tc_sched_fire f[1];
+    tc_sched_tick(&e, 1, at("2024-03-09T12:00:00Z"), 1000, f, 1);
+    ASSERT_EQ(e.next_due_ms, at("2024-03-10T07:00:00Z")); /* 03:00 EDT */
+    ASSERT_EQ(tc_sched_tick(&e, 1, at("2024-03-10T07:00:00.500Z"), 1000, f, 1), 1);
+    ASSERT_EQ(e.next_due_ms, at("2024-03-11T06:30:00Z"));
+}

@@ -6,7 +6,9 @@
 #include "app/app.h"
 #include "config/config.h"
 #include "core/core.h"
+#include "crypto/keys.h"
 #include "scheduler/scheduler.h"
+#include "jsonschema/jsonschema.h"
 
 typedef struct {
     const char *name;
@@ -25,7 +27,9 @@ static int cmd_help(int argc, char **argv);
 static const command commands[] = {
     {"serve", "migrate the database and start the HTTP server", tc_app_serve_main},
     {"migrate", "apply database migrations and exit", tc_app_migrate_main},
+    {"schema", "validate JSON against a JSON Schema", tc_jsonschema_cli_main},
     {"cron", "preview a cron schedule: cron next EXPR [TZ] [FROM] [N] | cron batch", tc_scheduler_cmd_cron},
+    {"keys", "rotate the secret-box key (keys rotate) or show key status", tc_keys_main},
     {"version", "print the version", cmd_version},
     {"help", "show this help", cmd_help},
 };

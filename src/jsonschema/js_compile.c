@@ -80,8 +80,11 @@ static bool fail(js_cc *cc, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    tc_failf(cc->err, TC_BAD_REQUEST, field && *field ? field : "/", "schema %s: %s",
-             field && *field ? field : "root", msg);
+    const char *where = field && *field ? field : "/";
+    size_t wlen = strlen(where);
+    /* long paths are shortened in the message (err->field keeps what fits) */
+    tc_failf(cc->err, TC_BAD_REQUEST, where, "schema %s%s: %s", wlen > 100 ? "..." : "",
+             wlen > 100 ? where + wlen - 100 : where, msg);
     return false;
 }
 
@@ -306,14 +309,17 @@ static pcre2_code *compile_regex(js_cc *cc, const char *src, size_t len, const c
     PCRE2_SIZE off;
     pcre2_compile_context *ctx = pcre2_compile_context_create(NULL);
     pcre2_set_parens_nest_limit(ctx, 64);
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, len,
+    size_t plen;
+    char *pcre = js__ecma_to_pcre(src, len, &plen);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pcre, plen,
                                    PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C,
                                    &code, &off, ctx);
     pcre2_compile_context_free(ctx);
+    free(pcre);
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(code, msg, sizeof msg);
-        fail(cc, field, "invalid regular expression at offset %zu: %s", (size_t)off, (char *)msg);
+        fail(cc, field, "invalid regular expression: %s", (char *)msg);
         return NULL;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* best effort; interpreter otherwise */
@@ -407,39 +413,54 @@ static void parse_objects(js_cc *cc, js_node *n, const json_t *obj, const char *
     n->required = req;
 }
 
+/* dependentRequired/dependentSchemas (2020-12) and draft-7 "dependencies"
+ * (array -> required names, schema -> subschema). "dependencies" is also
+ * honoured under 2020-12: tool schemas mix dialects and dropping it silently
+ * would accept inputs the author meant to reject. */
+static void add_dependency(js_cc *cc, js_node *n, const char *name, const json_t *v,
+                           const char *field, bool as_req, js_scope sc)
+{
+    if (as_req) {
+        if (string_array(v))
+            n->depreq[n->ndepreq++] = (js_depreq){tc_arena_strdup(cc->s->arena, name), v};
+        else
+            fail(cc, field, "must be an array of strings");
+        return;
+    }
+    js_named *d = &n->depschemas[n->ndepschemas++];
+    d->name = tc_arena_strdup(cc->s->arena, name);
+    d->schema = compile_node(cc, v, field, sc);
+}
+
 static void parse_dependencies(js_cc *cc, js_node *n, const json_t *obj, const char *path,
                                js_scope sc)
 {
-    const char *kw_req = sc.dialect == JS_DRAFT7 ? "dependencies" : "dependentRequired";
-    const char *kw_sch = sc.dialect == JS_DRAFT7 ? "dependencies" : "dependentSchemas";
-    const json_t *dr = json_object_get(obj, kw_req), *ds = json_object_get(obj, kw_sch);
-    if ((dr && !json_is_object(dr)) || (ds && !json_is_object(ds))) {
-        fail(cc, child_path(cc, path, dr && !json_is_object(dr) ? kw_req : kw_sch),
-             "must be an object");
-        return;
+    static const char *const kws[] = {"dependencies", "dependentRequired", "dependentSchemas"};
+    size_t cap = 1;
+    for (size_t k = 0; k < 3; k++) {
+        const json_t *v = json_object_get(obj, kws[k]);
+        if (v && !json_is_object(v)) {
+            fail(cc, child_path(cc, path, kws[k]), "%s must be an object", kws[k]);
+            return;
+        }
+        cap += json_object_size(v);
     }
-    size_t cap = json_object_size(dr) + json_object_size(ds) + 1;
+    if (cap == 1)
+        return;
     n->depreq = tc_arena_alloc(cc->s->arena, cap * sizeof *n->depreq);
     n->depschemas = tc_arena_alloc(cc->s->arena, cap * sizeof *n->depschemas);
-    const char *k;
-    json_t *v;
-    if (dr) {
-        const char *dpath = child_path(cc, path, kw_req);
-        json_object_foreach((json_t *)dr, k, v) {
-            if (json_is_array(v) && string_array(v))
-                n->depreq[n->ndepreq++] = (js_depreq){tc_arena_strdup(cc->s->arena, k), v};
-            else if (sc.dialect != JS_DRAFT7 || json_is_array(v))
-                fail(cc, child_path(cc, dpath, k), "must be an array of strings");
-        }
-    }
-    if (ds) {
-        const char *dpath = child_path(cc, path, kw_sch);
-        json_object_foreach((json_t *)ds, k, v) {
-            if (sc.dialect == JS_DRAFT7 && json_is_array(v))
-                continue;
-            js_named *d = &n->depschemas[n->ndepschemas++];
-            d->name = tc_arena_strdup(cc->s->arena, k);
-            d->schema = compile_node(cc, v, child_path(cc, dpath, k), sc);
+    for (size_t k = 0; k < 3 && !cc->failed; k++) {
+        const json_t *v = json_object_get(obj, kws[k]);
+        if (!v || (k > 0 && sc.dialect == JS_DRAFT7))
+            continue;
+        const char *kpath = child_path(cc, path, kws[k]);
+        const char *name;
+        json_t *dep;
+        json_object_foreach((json_t *)v, name, dep) {
+            bool as_req = k == 1 || (k == 0 && json_is_array(dep));
+            add_dependency(cc, n, name, dep, child_path(cc, kpath, name), as_req, sc);
+            if (cc->failed)
+                return;
         }
     }
 }

@@ -130,6 +130,9 @@ static bool hostname_ok(const char *s, size_t n)
         }
         if (!isalnum((unsigned char)c) && !(c == '-' && label > 0))
             return false;
+        /* "--" in positions 3-4 is reserved for A-labels ("xn--") */
+        if (label == 3 && c == '-' && s[i - 1] == '-' && tolower((unsigned char)s[i - 3]) != 'x')
+            return false;
         if (++label > 63)
             return false;
     }

@@ -107,6 +107,9 @@ uint64_t js__hash(const json_t *v);
 size_t js__utf8_len(const char *s, size_t n);
 void js__num_format(const json_t *v, char *out, size_t n);
 
+/* ECMA-262 pattern -> PCRE2 pattern (js_regex.c); caller frees */
+char *js__ecma_to_pcre(const char *src, size_t len, size_t *outlen);
+
 /* formats (js_format.c): true when s is valid for format (unknown formats pass) */
 bool js__format_ok(const char *format, const char *s, size_t n);
 

@@ -554,7 +554,7 @@ TEST(svc_expired_access_token)
     tc_auth_principal p;
     ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t, &err));
     ASSERT_OK(auth_with(a, t.access_token, &p, &err));
-    struct timespec ts = {2, 100000000};
+    struct timespec ts = {1, 50000000}; /* exp = floor(iat) + 1 */
     nanosleep(&ts, NULL);
     ASSERT_STATUS(auth_with(a, t.access_token, &p, &err), TC_UNAUTHORIZED);
     ASSERT_STR_EQ(tc_err_code(&err), "token_expired");

@@ -257,6 +257,11 @@ static tc_status bind_all(sqlite3_stmt *st, const tc_dbv *params, size_t n, bool
     int want = sqlite3_bind_parameter_count(st);
     if ((size_t)want != n)
         return tc_failf(err, TC_INTERNAL, NULL, "statement takes %d parameters, got %zu", want, n);
+    /* PostgreSQL cannot type a parameter the SQL never mentions; refuse gaps
+     * here too so SQL that works on SQLite works there. */
+    for (int i = 1; i <= want; i++)
+        if (!sqlite3_bind_parameter_name(st, i))
+            return tc_failf(err, TC_INTERNAL, NULL, "parameter $%d is not used in the statement", i);
     sqlite3_destructor_type how = copy ? SQLITE_TRANSIENT : SQLITE_STATIC;
     for (size_t i = 0; i < n; i++) {
         const tc_dbv *v = &params[i];

@@ -301,7 +301,8 @@ TEST(store_bind_every_type)
     for (int i = 0; i < 10; i++)
         many[i] = TC_DBV_STR("zzz");
     many[10] = TC_DBV_STR(text);
-    ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM tv WHERE t = $11 OR t = $1 OR k = $11", many, 11), 1);
+    ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM tv WHERE t = $11 OR k = $11 OR t IN ($1, $2, $3, $4,"
+                        " $5, $6, $7, $8, $9, $10)", many, 11), 1);
     tc_dbv one[] = {TC_DBV_STR("a")};
     ASSERT_OK(tc_db_query(c, "SELECT '$1 stays', k FROM tv WHERE k = $1", one, 1, &r, &err));
     ASSERT(tc_db_rows_next(r));
@@ -318,6 +319,9 @@ TEST(store_param_count_mismatch_is_an_error)
     tc_dbv p[] = {TC_DBV_STR("x")};
     ASSERT(exec(c, "SELECT COUNT(*) FROM users WHERE id = $1 AND email = $2", p, 1) != TC_OK);
     ASSERT(exec(c, "SELECT COUNT(*) FROM users", p, 1) != TC_OK);
+    /* every $N up to n must appear (PostgreSQL could not type a gap) */
+    tc_dbv two[] = {TC_DBV_STR("x"), TC_DBV_STR("y")};
+    ASSERT(exec(c, "SELECT COUNT(*) FROM users WHERE id = $2", two, 2) != TC_OK);
     /* the connection still works afterwards */
     ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM users", NULL, 0), 0);
     tc_db_release(c);

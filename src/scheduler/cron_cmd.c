@@ -45,6 +45,15 @@ static int cmd_batch(void)
     char line[BATCH_LINE_MAX];
     int64_t now = tc_now_ms();
     while (fgets(line, sizeof(line), stdin)) {
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            int ch;
+            while ((ch = getchar()) != EOF && ch != '\n')
+                ; /* one answer per input line, even for overlong ones */
+            printf("{\"error\":{\"code\":\"too_large\",\"message\":\"line longer than %d "
+                   "bytes\",\"field\":\"\"}}\n", BATCH_LINE_MAX - 2);
+            continue;
+        }
         json_error_t jerr;
         json_t *body = json_loads(line, 0, &jerr), *out = NULL;
         tc_err err;

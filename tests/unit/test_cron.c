@@ -539,3 +539,33 @@ TEST(tick_dst_spring_forward_fixed_hour)
     ASSERT_EQ(tc_sched_tick(&e, 1, at("2024-03-10T07:00:00.500Z"), 1000, f, 1), 1);
     ASSERT_EQ(e.next_due_ms, at("2024-03-11T06:30:00Z"));
 }
+
+/* Random garbage from the cron alphabet never crashes, and every rejection
+ * points inside the expression (run under ASan/UBSan in CI). */
+TEST(parse_random_garbage)
+{
+    static const char alphabet[] = "0123456789*/,-? LW#@abcdefjmnorstuwyFMJSL\t";
+    uint32_t state = 12345;
+    for (int i = 0; i < 20000; i++) {
+        char expr[40];
+        state = state * 1103515245u + 12345u;
+        size_t len = (state >> 16) % (sizeof(expr) - 1);
+        for (size_t j = 0; j < len; j++) {
+            state = state * 1103515245u + 12345u;
+            expr[j] = alphabet[(state >> 16) % (sizeof(alphabet) - 1)];
+        }
+        expr[len] = '\0';
+        tc_cron c;
+        tc_cron_error e;
+        if (tc_cron_parse(expr, &c, &e) != TC_OK) {
+            if (e.position < 0 || (size_t)e.position > len || !e.field[0] || !e.message[0])
+                tc_test_fail(__FILE__, __LINE__, "\"%s\": {%d, %s, %s}", expr, e.position,
+                             e.field, e.message);
+        } else {
+            const tc_tz *tz;
+            int64_t next;
+            ASSERT_OK(tc_tz_load("Europe/Berlin", &tz, NULL));
+            ASSERT_OK(tc_cron_next(&c, tz, 1700000000000, &next)); /* valid => fires */
+        }
+    }
+}

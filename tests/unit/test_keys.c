@@ -1,4 +1,6 @@
-/* Key ids in secret_keys and rotation, on a real SQLite database. */
+/* Key ids in secret_keys and rotation, on a real database: SQLite (a temp
+ * file) by default, PostgreSQL when TC_TEST_PG_URL is set (ctest entry
+ * keys.postgres), each test in its own schema. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,12 +14,47 @@ typedef struct {
     char *url;
 } fixture;
 
+static const char *pg_base(void)
+{
+    const char *u = getenv("TC_TEST_PG_URL");
+    return u && *u ? u : NULL;
+}
+
+static void admin_exec(const char *sql)
+{
+    tc_db *db = NULL;
+    tc_err err;
+    if (tc_db_open(pg_base(), 1, &db, &err) != TC_OK)
+        tc_test_fail(__FILE__, __LINE__, "open %s: %s", pg_base(), err.message);
+    tc_db_conn *c = tc_db_acquire(db);
+    tc_status st = tc_db_exec(c, sql, NULL, 0, NULL, &err);
+    tc_db_release(c);
+    tc_db_close(db);
+    if (st != TC_OK)
+        tc_test_fail(__FILE__, __LINE__, "%s: %s", sql, err.message);
+}
+
+/* A database no other test touches (the schema is dropped with the server). */
+static char *test_url(void)
+{
+    if (!pg_base())
+        return tc_asprintf("sqlite:%s/keys.db", tc_test_tmpdir());
+    char id[37], schema[32];
+    tc_uuid(id);
+    snprintf(schema, sizeof(schema), "k_%.8s%.4s", id, id + 9);
+    char *sql = tc_asprintf("CREATE SCHEMA %s", schema);
+    admin_exec(sql);
+    free(sql);
+    const char *base = pg_base();
+    return tc_asprintf("%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?", schema);
+}
+
 static void setup(fixture *f)
 {
     unsigned char master[32];
     memset(master, 0x42, sizeof(master));
     tc_err err;
-    f->url = tc_asprintf("sqlite:%s/keys.db", tc_test_tmpdir());
+    f->url = test_url();
     ASSERT_OK(tc_db_open(f->url, 4, &f->db, &err));
     ASSERT_OK(tc_db_migrate(f->db, &err));
     ASSERT_OK(tc_keyring_new(master, 32, &f->kr, &err));

@@ -1,4 +1,5 @@
 /* Unit tests for src/auth: passwords, e-mail, key derivation, JWT, tokens. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -307,6 +308,40 @@ TEST(api_key_format)
 /* ---- the service on a real SQLite database ---------------------------------- */
 
 static tc_db *svc_db;
+static char pg_schema[64];
+
+/* One statement on the PostgreSQL server itself (schema set-up). */
+static void pg_admin(const char *base, const char *sql)
+{
+    tc_db *db = NULL;
+    tc_err err;
+    tc_err_clear(&err);
+    if (tc_db_open(base, 1, &db, &err) != TC_OK)
+        tc_test_fail(__FILE__, __LINE__, "open %s: %s", base, err.message);
+    tc_db_conn *c = tc_db_acquire(db);
+    tc_status st = tc_db_exec(c, sql, NULL, 0, NULL, &err);
+    tc_db_release(c);
+    tc_db_close(db);
+    if (st != TC_OK)
+        tc_test_fail(__FILE__, __LINE__, "%s: %s", sql, err.message);
+}
+
+/* SQLite in the test's temp dir; with TC_TEST_PG_URL (ctest unit.auth.postgres)
+ * a fresh schema of that server, so each test starts from an empty instance. */
+static char *svc_url(void)
+{
+    const char *base = getenv("TC_TEST_PG_URL");
+    if (!base || !*base)
+        return tc_asprintf("sqlite:%s/auth.db", tc_test_tmpdir());
+    char id[37];
+    tc_uuid(id);
+    snprintf(pg_schema, sizeof pg_schema, "auth_%.8s", id);
+    char *sql = tc_asprintf("CREATE SCHEMA %s", pg_schema);
+    pg_admin(base, sql);
+    free(sql);
+    return tc_asprintf("%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",
+                       pg_schema);
+}
 
 static tc_auth *svc_new(int64_t access_ttl)
 {
@@ -314,7 +349,7 @@ static tc_auth *svc_new(int64_t access_ttl)
     tc_err err;
     tc_err_clear(&err);
     tc_auth__set_password_cost(1, 64);
-    char *url = tc_asprintf("sqlite:%s/auth.db", tc_test_tmpdir());
+    char *url = svc_url();
     if (tc_db_open(url, 2, &svc_db, &err) != TC_OK)
         tc_test_fail(__FILE__, __LINE__, "open: %s", err.message);
     free(url);
@@ -334,6 +369,12 @@ static void svc_free(tc_auth *a)
 {
     tc_auth_free(a);
     tc_db_close(svc_db);
+    const char *base = getenv("TC_TEST_PG_URL");
+    if (base && *base && pg_schema[0]) {
+        char *sql = tc_asprintf("DROP SCHEMA %s CASCADE", pg_schema);
+        pg_admin(base, sql);
+        free(sql);
+    }
 }
 
 static char *bearer(const char *tok)
@@ -558,6 +599,88 @@ TEST(svc_expired_access_token)
     nanosleep(&ts, NULL);
     ASSERT_STATUS(auth_with(a, t.access_token, &p, &err), TC_UNAUTHORIZED);
     ASSERT_STR_EQ(tc_err_code(&err), "token_expired");
+    tc_auth_tokens_clear(&t);
+    svc_free(a);
+}
+
+/* ---- races ------------------------------------------------------------------ */
+
+typedef struct race_arg {
+    tc_auth *a;
+    int i;
+    const char *refresh; /* refresh race: the shared token */
+    tc_status st;
+    bool admin;
+} race_arg;
+
+static void *signup_thread(void *p)
+{
+    race_arg *r = p;
+    char email[64];
+    tc_err err;
+    tc_auth_tokens t;
+    snprintf(email, sizeof email, "user%d@example.com", r->i);
+    r->st = tc_auth_signup(r->a, email, "password-1", NULL, &t, &err);
+    r->admin = r->st == TC_OK && t.user.is_admin;
+    if (r->st == TC_OK)
+        tc_auth_tokens_clear(&t);
+    return NULL;
+}
+
+TEST(svc_concurrent_signups_make_one_admin)
+{
+    tc_auth *a = svc_new(900);
+    enum { N = 6 };
+    pthread_t th[N];
+    race_arg args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (race_arg){.a = a, .i = i};
+        pthread_create(&th[i], NULL, signup_thread, &args[i]);
+    }
+    int admins = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_OK(args[i].st);
+        admins += args[i].admin;
+    }
+    ASSERT_EQ(admins, 1);
+    svc_free(a);
+}
+
+static void *refresh_thread(void *p)
+{
+    race_arg *r = p;
+    tc_err err;
+    tc_auth_tokens t;
+    r->st = tc_auth_refresh(r->a, r->refresh, NULL, &t, &err);
+    if (r->st == TC_OK)
+        tc_auth_tokens_clear(&t);
+    return NULL;
+}
+
+TEST(svc_concurrent_refresh_one_winner_at_most)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t;
+    tc_err err;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t, &err));
+    enum { N = 4 };
+    pthread_t th[N];
+    race_arg args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (race_arg){.a = a, .i = i, .refresh = t.refresh_token};
+        pthread_create(&th[i], NULL, refresh_thread, &args[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ok += args[i].st == TC_OK;
+        ASSERT(args[i].st == TC_OK || args[i].st == TC_UNAUTHORIZED);
+    }
+    /* one may win; every loser counts as reuse, which revokes the family */
+    ASSERT(ok <= 1);
+    tc_auth_principal p;
+    ASSERT_STATUS(auth_with(a, t.access_token, &p, &err), TC_UNAUTHORIZED);
     tc_auth_tokens_clear(&t);
     svc_free(a);
 }

@@ -88,6 +88,8 @@ bool tc_keyring_has(tc_keyring *kr, tc_kid kid);
  * key id: return true after registering it (e.g. it was added by a rotation
  * running in another process), false to fail with "secret_unknown_key". */
 typedef bool (*tc_keyring_resolver)(void *ctx, tc_keyring *kr, tc_kid kid);
+/* Installs (or with NULL removes) the resolver. Returns only when no call of
+ * the previous resolver is still running, so its ctx may be freed then. */
 void tc_keyring_set_resolver(tc_keyring *kr, tc_keyring_resolver fn, void *ctx);
 
 /* ---- secret box -------------------------------------------------------------

@@ -30,6 +30,12 @@ struct tc_keyring {
     size_t n;
     tc_kid active;
     kr_entry entries[TC_KEYRING_MAX];
+    /* The resolver has its own lock: it is called without holding the
+     * rwlock (it adds ids), and replacing it waits for calls in flight, so
+     * its context can be freed right after tc_keyring_set_resolver(NULL). */
+    pthread_mutex_t rmu;
+    pthread_cond_t rdone;
+    int resolving;
     tc_keyring_resolver resolver;
     void *resolver_ctx;
 };
@@ -55,6 +61,8 @@ tc_status tc_keyring_new(const void *master, size_t len, tc_keyring **out, tc_er
                         "the master key must be exactly %d bytes, got %zu", TC_MASTER_KEY_LEN, len);
     tc_keyring *kr = tc_calloc(1, sizeof(*kr));
     pthread_rwlock_init(&kr->lock, NULL);
+    pthread_mutex_init(&kr->rmu, NULL);
+    pthread_cond_init(&kr->rdone, NULL);
     memcpy(kr->master, master, TC_MASTER_KEY_LEN);
     *out = kr;
     return TC_OK;
@@ -65,6 +73,8 @@ void tc_keyring_free(tc_keyring *kr)
     if (!kr)
         return;
     pthread_rwlock_destroy(&kr->lock);
+    pthread_mutex_destroy(&kr->rmu);
+    pthread_cond_destroy(&kr->rdone);
     tc_secret_free(kr, sizeof(*kr));
 }
 
@@ -143,10 +153,12 @@ bool tc_keyring_has(tc_keyring *kr, tc_kid kid)
 
 void tc_keyring_set_resolver(tc_keyring *kr, tc_keyring_resolver fn, void *ctx)
 {
-    pthread_rwlock_wrlock(&kr->lock);
+    pthread_mutex_lock(&kr->rmu);
     kr->resolver = fn;
     kr->resolver_ctx = ctx;
-    pthread_rwlock_unlock(&kr->lock);
+    while (kr->resolving > 0)
+        pthread_cond_wait(&kr->rdone, &kr->rmu);
+    pthread_mutex_unlock(&kr->rmu);
 }
 
 /* Copies the key for *kid into key; false if absent. With use_active, *kid
@@ -169,13 +181,20 @@ static bool key_resolve(tc_keyring *kr, tc_kid kid, unsigned char key[KEY_LEN])
         return false;
     if (key_copy(kr, false, &kid, key))
         return true;
-    pthread_rwlock_rdlock(&kr->lock);
+    pthread_mutex_lock(&kr->rmu);
     tc_keyring_resolver fn = kr->resolver;
     void *ctx = kr->resolver_ctx;
-    pthread_rwlock_unlock(&kr->lock);
-    if (!fn || !fn(ctx, kr, kid))
+    if (fn)
+        kr->resolving++;
+    pthread_mutex_unlock(&kr->rmu);
+    if (!fn)
         return false;
-    return key_copy(kr, false, &kid, key);
+    bool found = fn(ctx, kr, kid);
+    pthread_mutex_lock(&kr->rmu);
+    if (--kr->resolving == 0)
+        pthread_cond_broadcast(&kr->rdone);
+    pthread_mutex_unlock(&kr->rmu);
+    return found && key_copy(kr, false, &kid, key);
 }
 
 tc_status tc_secret_aad(char out[TC_SECRET_AAD_MAX], const char *purpose, const char *row_id)

@@ -11,6 +11,39 @@
 extern const tc_route tc_api_routes[];
 extern const size_t tc_api_nroutes;
 
+/* offload.c: run slow work (outside services) on the app's worker pool with
+ * the request suspended. fn runs on a worker thread with owned copies of the
+ * user id, one path parameter and the body; it returns TC_OK with *out (the
+ * reply, sent with ok_status) or an error in err. */
+typedef struct tc_api_task tc_api_task;
+typedef tc_status (*tc_api_task_fn)(tc_api_task *t, json_t **out, tc_err *err);
+struct tc_api_task {
+    tc_http_pending *pending;
+    tc_api_task_fn fn;
+    int ok_status;
+    struct tc_app *app;
+    char *user_id;
+    char *param;
+    json_t *body;
+};
+tc_status tc_api_offload(tc_http_req *req, tc_api_task_fn fn, const char *param,
+                         const json_t *body, int ok_status, tc_err *err);
+
+/* connectors.c: catalog, custom connectors, connections */
+struct tc_app;
+tc_status tc_api_connections_init(struct tc_app *app, tc_err *err);
+void tc_api_connections_shutdown(struct tc_app *app);
+tc_status tc_api_connectors_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_connectors_get(tc_http_req *req, tc_err *err);
+tc_status tc_api_categories(tc_http_req *req, tc_err *err);
+tc_status tc_api_connectors_create(tc_http_req *req, tc_err *err);
+tc_status tc_api_connectors_delete(tc_http_req *req, tc_err *err);
+tc_status tc_api_connections_create(tc_http_req *req, tc_err *err);
+tc_status tc_api_connections_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_connections_get(tc_http_req *req, tc_err *err);
+tc_status tc_api_connections_test(tc_http_req *req, tc_err *err);
+tc_status tc_api_connections_delete(tc_http_req *req, tc_err *err);
+
 /* ops.c: health, readiness, metrics */
 tc_status tc_api_healthz(tc_http_req *req, tc_err *err);
 tc_status tc_api_readyz(tc_http_req *req, tc_err *err);

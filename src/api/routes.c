@@ -28,6 +28,18 @@ const tc_route tc_api_routes[] = {
     {"GET", "/api/api-keys", tc_api_api_keys_list, R, TC_RATE_NONE, 0},
     {"DELETE", "/api/api-keys/{id}", tc_api_api_keys_delete, R, TC_RATE_NONE, 0},
 
+    /* catalog and connections */
+    {"GET", "/api/connectors", tc_api_connectors_list, O, TC_RATE_NONE, 0},
+    {"POST", "/api/connectors", tc_api_connectors_create, R, TC_RATE_API, 0},
+    {"GET", "/api/connectors/{slug}", tc_api_connectors_get, O, TC_RATE_NONE, 0},
+    {"DELETE", "/api/connectors/{slug}", tc_api_connectors_delete, R, TC_RATE_NONE, 0},
+    {"GET", "/api/categories", tc_api_categories, O, TC_RATE_NONE, 0},
+    {"POST", "/api/connections", tc_api_connections_create, R, TC_RATE_API, 0},
+    {"GET", "/api/connections", tc_api_connections_list, R, TC_RATE_NONE, 0},
+    {"GET", "/api/connections/{id}", tc_api_connections_get, R, TC_RATE_NONE, 0},
+    {"POST", "/api/connections/{id}/test", tc_api_connections_test, R, TC_RATE_API, 0},
+    {"DELETE", "/api/connections/{id}", tc_api_connections_delete, R, TC_RATE_NONE, 0},
+
     /* test-only (TC_TEST_ROUTES=1) */
     {"POST", "/api/_test/echo", tc_api_test_echo, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/slow", tc_api_test_slow, N, TC_RATE_NONE, TC_ROUTE_TEST},

@@ -24,6 +24,7 @@ static tc_status metrics_init(tc_app *app, tc_err *err);
 static const tc_app_module modules[] = {
     {"metrics", metrics_init, NULL},
     {"accounts", tc_api_auth_init, tc_api_auth_shutdown},
+    {"connections", tc_api_connections_init, tc_api_connections_shutdown},
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 

@@ -25,6 +25,11 @@ typedef struct tc_app {
     tc_http_server *http;
     bool test_routes;           /* TC_TEST_ROUTES=1: test-only routes served */
     int64_t started_ns;         /* tc_mono_ns() at start, for start-to-ready */
+    /* Filled by module init functions (see the table in app.c). */
+    tc_pool *work_pool;                 /* slow handler work (api/offload.c) */
+    struct tc_keyring *keyring;         /* secret box keys (crypto) */
+    struct tc_catalog *catalog;         /* built-in connectors (catalog) */
+    struct tc_connections *connections; /* connections module context */
 } tc_app;
 
 typedef struct tc_app_module {

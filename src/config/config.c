@@ -47,6 +47,8 @@ static const cfg_desc settings[] = {
     {"body-max", "TC_BODY_MAX", CFG_INT, F(body_max), "1048576", "largest request body in bytes"},
     {"json-depth-max", "TC_JSON_DEPTH_MAX", CFG_INT, F(json_depth_max), "32", "deepest JSON nesting accepted"},
     {"db-pool-size", "TC_DB_POOL_SIZE", CFG_INT, F(db_pool_size), "8", "database connections in the pool"},
+    {"provider-timeout-ms", "TC_PROVIDER_TIMEOUT_MS", CFG_INT, F(provider_timeout_ms), "10000",
+     "time limit of credential checks against a provider, in ms"},
     {"access-ttl", "TC_ACCESS_TTL", CFG_INT, F(access_ttl_s), "900", "access token lifetime in seconds"},
     {"refresh-ttl", "TC_REFRESH_TTL", CFG_INT, F(refresh_ttl_s), "2592000", "refresh token lifetime in seconds"},
 };

@@ -31,6 +31,7 @@ typedef struct tc_config {
     int64_t body_max;        /* TC_BODY_MAX bytes */
     int64_t json_depth_max;  /* TC_JSON_DEPTH_MAX */
     int64_t db_pool_size;    /* TC_DB_POOL_SIZE */
+    int64_t provider_timeout_ms; /* TC_PROVIDER_TIMEOUT_MS credential checks */
     int64_t access_ttl_s;    /* TC_ACCESS_TTL seconds */
     int64_t refresh_ttl_s;   /* TC_REFRESH_TTL seconds */
 } tc_config;

@@ -116,6 +116,15 @@ tc_slice tc_slice_from(const char *s);
 bool tc_slice_eq(tc_slice a, const char *s);
 bool tc_slice_eq_nocase(tc_slice a, const char *s);
 
+/* ---- worker pool -------------------------------------------------------
+ * Fixed threads taking tasks in FIFO order. tc_pool_free stops accepting,
+ * runs every queued task, then joins the threads. */
+typedef struct tc_pool tc_pool;
+tc_pool *tc_pool_new(int nthreads, size_t max_queued); /* 0 = 10000 queued */
+/* TC_UNAVAILABLE once stopping; TC_RATE_LIMITED when the queue is full. */
+tc_status tc_pool_submit(tc_pool *p, void (*fn)(void *), void *arg);
+void tc_pool_free(tc_pool *p);
+
 /* ---- logging -----------------------------------------------------------
  * Structured: a message and key/value string pairs ending with NULL.
  *   tc_log(TC_LOG_INFO, "request", "request_id", rid, "status", "200", NULL);

@@ -108,3 +108,30 @@ TEST(utf8_validation)
     ASSERT_FALSE(tc_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     ASSERT_FALSE(tc_utf8_valid("\xe2\x82", 2));         /* truncated */
 }
+
+#include <stdatomic.h>
+static atomic_int pool_sum;
+static void add_task(void *arg)
+{
+    atomic_fetch_add(&pool_sum, (int)(intptr_t)arg);
+}
+
+TEST(pool_runs_every_task_before_free_returns)
+{
+    tc_pool *p = tc_pool_new(3, 0);
+    for (int i = 1; i <= 1000; i++)
+        ASSERT_OK(tc_pool_submit(p, add_task, (void *)(intptr_t)i));
+    tc_pool_free(p);
+    ASSERT_EQ(atomic_load(&pool_sum), 500500);
+}
+
+TEST(pool_queue_is_bounded)
+{
+    tc_pool *p = tc_pool_new(1, 1);
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 100; i++)
+        tc_pool_submit(p, add_task, (void *)(intptr_t)1) == TC_OK ? accepted++ : refused++;
+    ASSERT(refused > 0);
+    ASSERT(accepted >= 1);
+    tc_pool_free(p);
+}

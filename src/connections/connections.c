@@ -1,0 +1,301 @@
+/* Connections: create with a verified credential, test, disconnect, and
+ * hand credentials to executors (see connections.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connections/conn_int.h"
+#include "store/repo_connectors.h"
+
+#define LABEL_MAX 100
+#define SECRET_FIELD_MAX 8192
+
+typedef struct {
+    const char *name;
+    bool required;
+} secret_field;
+
+typedef struct {
+    const char *auth_type;
+    secret_field fields[3];
+} secret_shape;
+
+/* Which credential fields each auth type takes. */
+static const secret_shape shapes[] = {
+    {"api_key", {{"api_key", true}}},
+    {"bearer", {{"token", true}}},
+    {"basic", {{"username", true}, {"password", false}}},
+    {"none", {{NULL, false}}},
+};
+
+static const secret_shape *shape_for(const char *auth_type)
+{
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+        if (!strcmp(shapes[i].auth_type, auth_type))
+            return &shapes[i];
+    return NULL;
+}
+
+static bool shape_has(const secret_shape *sh, const char *name)
+{
+    for (size_t i = 0; i < 3 && sh->fields[i].name; i++)
+        if (!strcmp(sh->fields[i].name, name))
+            return true;
+    return false;
+}
+
+/* Builds the secret JSON from body.credentials for the connector's auth
+ * type, naming the offending field on error. */
+static tc_status read_secret(const char *auth_type, const json_t *creds, json_t **out, tc_err *err)
+{
+    if (!strcmp(auth_type, "oauth2"))
+        return tc_failc(err, TC_VALIDATION, "oauth_required", "connector",
+                        "this connector uses OAuth: start with POST /api/oauth/start");
+    const secret_shape *sh = shape_for(auth_type);
+    if (!sh)
+        return tc_failf(err, TC_INTERNAL, NULL, "unknown auth type %s", auth_type);
+    if (creds && !json_is_object(creds))
+        return tc_failf(err, TC_VALIDATION, "credentials", "must be an object");
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)creds, key, v) {
+        if (!shape_has(sh, key))
+            return tc_failf(err, TC_VALIDATION, "credentials", "credentials.%.64s is not used by %s connectors",
+                            key, auth_type);
+    }
+    json_t *secret = json_object();
+    for (size_t i = 0; i < 3 && sh->fields[i].name; i++) {
+        const secret_field *f = &sh->fields[i];
+        const json_t *val = json_object_get(creds, f->name);
+        const char *s = json_string_value(val);
+        char path[64];
+        snprintf(path, sizeof(path), "credentials.%s", f->name);
+        if ((val && !s) || (s && strlen(s) > SECRET_FIELD_MAX) || (f->required && (!s || !*s))) {
+            json_decref(secret);
+            return tc_failf(err, TC_VALIDATION, path, f->required && !val ? "is required"
+                            : "must be a string of at most %d bytes", SECRET_FIELD_MAX);
+        }
+        if (s)
+            json_object_set_new(secret, f->name, json_string(s));
+    }
+    *out = secret;
+    return TC_OK;
+}
+
+/* Frees a secret JSON, wiping its strings first. */
+static void secret_free(json_t *secret)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(secret, key, v) {
+        if (json_is_string(v))
+            json_string_set(v, "");
+    }
+    json_decref(secret);
+}
+
+typedef struct {
+    const char *connector;
+    const char *label;
+    json_t *credentials;
+} create_body;
+
+static tc_status read_body(const json_t *body, create_body *b, tc_err *err)
+{
+    if (!json_is_object(body))
+        return tc_failf(err, TC_VALIDATION, NULL, "the body must be a JSON object");
+    const json_t *c = json_object_get(body, "connector"), *l = json_object_get(body, "label");
+    if (!json_is_string(c) || !json_string_length(c))
+        return tc_failf(err, TC_VALIDATION, "connector", "is required (a connector slug)");
+    if (l && !json_is_null(l) && (!json_is_string(l) || json_string_length(l) > LABEL_MAX))
+        return tc_failf(err, TC_VALIDATION, "label", "must be a string of at most %d bytes", LABEL_MAX);
+    b->connector = json_string_value(c);
+    b->label = json_string_value(l);
+    b->credentials = json_object_get(body, "credentials");
+    return TC_OK;
+}
+
+/* Seals the secret for row id. */
+static tc_status seal(tc_connections *cx, const char *id, const json_t *secret, unsigned char **ct,
+                      size_t *ctlen, uint32_t *kid, tc_err *err)
+{
+    char aad[TC_SECRET_AAD_MAX];
+    tc_secret_aad(aad, TC_CONNECTION_SECRET_PURPOSE, id);
+    char *text = json_dumps(secret, JSON_COMPACT);
+    tc_status st = tc_secretbox_seal(cx->keyring, aad, text, strlen(text), ct, ctlen, err);
+    tc_secret_free_str(text);
+    if (st == TC_OK)
+        tc_secretbox_key_id(*ct, *ctlen, kid);
+    return st;
+}
+
+static tc_status insert_connection(tc_connections *cx, const char *user_id, const char *connector_id,
+                                   const char *label, const json_t *secret, json_t **out, tc_err *err)
+{
+    char id[37];
+    tc_uuid(id);
+    unsigned char *ct = NULL;
+    size_t ctlen = 0;
+    uint32_t kid = 0;
+    tc_status st = seal(cx, id, secret, &ct, &ctlen, &kid, err);
+    if (st != TC_OK)
+        return st;
+    tc_repo_connection_new n = {.id = id, .connector_id = connector_id, .label = label,
+                                .status = "active", .secret = ct, .secret_len = ctlen, .key_id = kid};
+    tc_db_conn *c = tc_db_acquire(cx->db);
+    st = tc_repo_connection_insert(c, user_id, &n, tc_now_ms(), err);
+    if (st == TC_OK)
+        st = tc_repo_connection_get_json(c, user_id, id, out, err);
+    tc_db_release(c);
+    free(ct);
+    return st;
+}
+
+tc_status tc_connection_create(tc_connections *cx, const char *user_id, const json_t *body,
+                               json_t **out, tc_err *err)
+{
+    create_body b = {0};
+    tc_status st = read_body(body, &b, err);
+    if (st != TC_OK)
+        return st;
+    tc_repo_connector rc;
+    tc_db_conn *c = tc_db_acquire(cx->db);
+    st = tc_repo_connector_get(c, user_id, b.connector, &rc, err);
+    tc_db_release(c);
+    if (st != TC_OK) {
+        snprintf(err->field, sizeof(err->field), "connector");
+        return st;
+    }
+    json_t *secret = NULL;
+    bool verified = false;
+    st = read_secret(json_string_value(json_object_get(rc.summary, "auth_type")), b.credentials,
+                     &secret, err);
+    if (st == TC_OK)
+        st = tc_conn__verify(cx, rc.definition, secret, &verified, err);
+    if (st == TC_OK)
+        st = insert_connection(cx, user_id, rc.id, b.label, secret, out, err);
+    if (st == TC_OK)
+        json_object_set_new(*out, "verified", json_boolean(verified));
+    secret_free(secret);
+    tc_repo_connector_clear(&rc);
+    return st;
+}
+
+/* Opens the sealed secret of a loaded connection. */
+static tc_status open_secret(tc_connections *cx, const tc_repo_connection *rc, json_t **out,
+                             tc_err *err)
+{
+    if (!rc->secret)
+        return tc_failc(err, TC_CONFLICT, "connection_inactive", "connection_id",
+                        "the connection has no credential (status %s): reconnect it", rc->status);
+    char aad[TC_SECRET_AAD_MAX];
+    tc_secret_aad(aad, TC_CONNECTION_SECRET_PURPOSE, rc->id);
+    unsigned char *pt = NULL;
+    size_t ptlen = 0;
+    tc_status st = tc_secretbox_open(cx->keyring, aad, rc->secret, rc->secret_len, &pt, &ptlen, err);
+    if (st != TC_OK)
+        return st;
+    *out = json_loadb((const char *)pt, ptlen, 0, NULL);
+    tc_secret_free(pt, ptlen);
+    if (!*out)
+        return tc_failf(err, TC_INTERNAL, NULL, "the stored credential is unreadable");
+    return TC_OK;
+}
+
+/* Loads connection + connector definition + opened secret. */
+static tc_status load_full(tc_connections *cx, const char *user_id, const char *id,
+                           tc_repo_connection *rc, tc_repo_connector *conn, json_t **secret,
+                           tc_err *err)
+{
+    memset(conn, 0, sizeof(*conn));
+    *secret = NULL;
+    tc_db_conn *c = tc_db_acquire(cx->db);
+    tc_status st = tc_repo_connection_get(c, user_id, id, rc, err);
+    if (st == TC_OK)
+        st = tc_repo_connector_get(c, user_id, rc->connector_slug, conn, err);
+    tc_db_release(c);
+    if (st == TC_OK && strcmp(rc->status, "revoked") && rc->secret)
+        st = open_secret(cx, rc, secret, err);
+    return st;
+}
+
+tc_status tc_connection_test(tc_connections *cx, const char *user_id, const char *id,
+                             json_t **out, tc_err *err)
+{
+    tc_repo_connection rc;
+    tc_repo_connector conn;
+    json_t *secret = NULL;
+    tc_status st = load_full(cx, user_id, id, &rc, &conn, &secret, err);
+    if (st == TC_OK && !secret)
+        st = tc_failc(err, TC_CONFLICT, "connection_revoked", "id",
+                      "the connection was disconnected: connect again to use it");
+    bool verified = false;
+    tc_err verr;
+    tc_err_clear(&verr);
+    tc_status vst = st == TC_OK ? tc_conn__verify(cx, conn.definition, secret, &verified, &verr) : st;
+    if (st == TC_OK && (vst == TC_OK || vst == TC_VALIDATION)) {
+        /* A definite answer from the provider updates the status; a provider
+         * that can't be reached says nothing about the credential. */
+        tc_db_conn *c = tc_db_acquire(cx->db);
+        st = tc_repo_connection_set_status(c, user_id, id, vst == TC_OK ? "active" : "error",
+                                           vst == TC_OK ? NULL : verr.message, tc_now_ms(), err);
+        if (st == TC_OK)
+            st = tc_repo_connection_get_json(c, user_id, id, out, err);
+        tc_db_release(c);
+    } else if (st == TC_OK) {
+        *err = verr;
+        st = vst;
+    }
+    if (st == TC_OK) {
+        json_t *t = json_object();
+        json_object_set_new(t, "ok", json_boolean(vst == TC_OK));
+        json_object_set_new(t, "verified", json_boolean(verified));
+        json_object_set_new(t, "message", json_string(vst == TC_OK ? (verified ? "the provider accepted the credentials" : "this connector declares no verification request") : verr.message));
+        json_object_set_new(*out, "test", t);
+    }
+    secret_free(secret);
+    tc_repo_connector_clear(&conn);
+    tc_repo_connection_clear(&rc);
+    return st;
+}
+
+tc_status tc_connection_disconnect(tc_connections *cx, const char *user_id, const char *id,
+                                   tc_err *err)
+{
+    tc_db_conn *c = tc_db_acquire(cx->db);
+    tc_status st = tc_repo_connection_revoke(c, user_id, id, tc_now_ms(), err);
+    tc_db_release(c);
+    return st;
+}
+
+tc_status tc_connection_credential(tc_connections *cx, const char *user_id, const char *id,
+                                   tc_credential *out, tc_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    tc_repo_connection rc;
+    tc_repo_connector conn;
+    json_t *secret = NULL;
+    tc_status st = load_full(cx, user_id, id, &rc, &conn, &secret, err);
+    if (st == TC_OK && strcmp(rc.status, "active"))
+        st = tc_failc(err, TC_CONFLICT, "connection_inactive", "connection_id",
+                      "the connection is %s: reconnect it or pick an active one", rc.status);
+    if (st == TC_OK) {
+        out->secret = secret;
+        out->definition = json_incref(conn.definition);
+        snprintf(out->connector_slug, sizeof(out->connector_slug), "%s", rc.connector_slug);
+        snprintf(out->status, sizeof(out->status), "%s", rc.status);
+        secret = NULL;
+    }
+    secret_free(secret);
+    tc_repo_connector_clear(&conn);
+    tc_repo_connection_clear(&rc);
+    return st;
+}
+
+void tc_credential_clear(tc_credential *c)
+{
+    if (c->secret)
+        secret_free(c->secret);
+    json_decref(c->definition);
+    memset(c, 0, sizeof(*c));
+}

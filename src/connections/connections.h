@@ -1,0 +1,78 @@
+/* connections: connecting accounts.
+ *   - the catalog in the database: built-in connectors synced at start,
+ *     custom connectors per user;
+ *   - connections holding a credential (API key, basic, bearer; OAuth
+ *     tokens come from the oauth module) sealed with the secret box;
+ *   - verification of a credential against the provider's declared request;
+ *   - credential injection into outgoing requests, shared with executors.
+ * Every operation takes the acting user and only reaches that user's rows. */
+#ifndef TC_CONNECTIONS_H
+#define TC_CONNECTIONS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "catalog/catalog.h"
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "store/db.h"
+
+typedef struct tc_connections {
+    tc_db *db;
+    tc_keyring *keyring;
+    bool allow_private;      /* TC_ALLOW_PRIVATE_TARGETS */
+    bool allow_stdio;        /* TC_ALLOW_STDIO */
+    int verify_timeout_ms;   /* provider verification budget (default 10000) */
+} tc_connections;
+
+/* AAD purpose of connection secrets: "user_connections.secret:<id>". */
+#define TC_CONNECTION_SECRET_PURPOSE "user_connections.secret"
+
+/* Upserts every connector of cat into the database (one transaction). */
+tc_status tc_connectors_sync(tc_db *db, const tc_catalog *cat, tc_err *err);
+
+/* ---- custom connectors (POST/DELETE /api/connectors) ---- */
+/* body as in API.md; *out is the connector with its tools (new ref). */
+tc_status tc_connector_create_custom(tc_connections *cx, const char *user_id, const json_t *body,
+                                     json_t **out, tc_err *err);
+/* Connector summary + tools, as GET /api/connectors/{slug} answers. */
+tc_status tc_connector_get_json(tc_connections *cx, const char *user_id, const char *slug,
+                                json_t **out, tc_err *err);
+
+/* ---- connections ---- */
+/* POST /api/connections: validates, verifies with the provider when the
+ * connector declares a verification request, seals and stores. Nothing is
+ * stored when verification fails. *out: the connection JSON (new ref). */
+tc_status tc_connection_create(tc_connections *cx, const char *user_id, const json_t *body,
+                               json_t **out, tc_err *err);
+/* POST /api/connections/{id}/test: re-verifies and updates the status. */
+tc_status tc_connection_test(tc_connections *cx, const char *user_id, const char *id,
+                             json_t **out, tc_err *err);
+/* DELETE /api/connections/{id}: deletes the secret, keeps the row (revoked). */
+tc_status tc_connection_disconnect(tc_connections *cx, const char *user_id, const char *id,
+                                   tc_err *err);
+
+/* A usable credential for an outgoing call (executors). The JSON holds the
+ * plaintext secret: release with tc_credential_clear, never log it. */
+typedef struct tc_credential {
+    json_t *secret;      /* {"api_key"} | {"username","password"} | {"token"} |
+                            {"access_token", ...} | {} */
+    json_t *definition;  /* the connector's definition (borrowed from caller or owned) */
+    char connector_slug[64];
+    char status[16];
+} tc_credential;
+/* Loads and opens the secret of the user's connection. TC_NOT_FOUND for
+ * someone else's or a missing id; TC_CONFLICT ("connection_inactive") when
+ * the connection is not active. */
+tc_status tc_connection_credential(tc_connections *cx, const char *user_id, const char *id,
+                                   tc_credential *out, tc_err *err);
+void tc_credential_clear(tc_credential *c);
+
+/* The header line ("Authorization: Bearer ...") or query pair
+ * ("api_key=...", URL-encoded) that carries the credential, as the auth block
+ * of a definition declares (defaults per auth type). Exactly one of *header
+ * and *query is set (both NULL for auth none); free with tc_secret_free_str. */
+tc_status tc_credential_inject(const json_t *auth, const json_t *secret, char **header,
+                               char **query, tc_err *err);
+
+#endif

@@ -87,7 +87,7 @@ void tc_http__queue(http_conn *hc);
 void tc_http__add_common_headers(http_conn *hc, struct MHD_Response *r);
 /* reply.c */
 void tc_http__reply_error(http_conn *hc, const tc_err *err);
-struct MHD_Response *tc_http__error_response(const tc_err *err, json_t *details, int *status);
+struct MHD_Response *tc_http__error_response(const tc_err *err, json_t *details, int *status, size_t *len);
 struct MHD_Response *tc_http__json_response(json_t *json, size_t *len);
 void tc_http__set_resp(http_conn *hc, int status, struct MHD_Response *r, uint64_t bytes);
 /* metrics.c */

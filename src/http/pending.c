@@ -102,8 +102,9 @@ tc_status tc_http_pending_reply_json(tc_http_pending *p, int status, json_t *jso
 tc_status tc_http_pending_fail(tc_http_pending *p, const tc_err *err)
 {
     int status;
-    struct MHD_Response *r = tc_http__error_response(err, NULL, &status);
-    tc_status st = r ? complete(p, status, r, 0) : TC_INTERNAL;
+    size_t len = 0;
+    struct MHD_Response *r = tc_http__error_response(err, NULL, &status, &len);
+    tc_status st = r ? complete(p, status, r, len) : TC_INTERNAL;
     pending_release(p);
     return st;
 }

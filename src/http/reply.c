@@ -72,7 +72,7 @@ tc_status tc_http_reply_redirect(tc_http_req *req, const char *location)
 }
 
 /* Builds the error body. details (an array, stolen) only for 422. */
-struct MHD_Response *tc_http__error_response(const tc_err *err, json_t *details, int *status)
+struct MHD_Response *tc_http__error_response(const tc_err *err, json_t *details, int *status, size_t *len)
 {
     tc_status st = err->status;
     if (st == TC_OK || st == TC_DECLINED || st >= TC__STATUS_COUNT)
@@ -89,8 +89,7 @@ struct MHD_Response *tc_http__error_response(const tc_err *err, json_t *details,
         json_object_set(e, "details", details);
     json_decref(details);
     json_t *body = json_pack("{s:o}", "error", e);
-    size_t len;
-    struct MHD_Response *r = tc_http__json_response(body, &len);
+    struct MHD_Response *r = tc_http__json_response(body, len);
     json_decref(body);
     return r;
 }
@@ -98,11 +97,13 @@ struct MHD_Response *tc_http__error_response(const tc_err *err, json_t *details,
 void tc_http__reply_error(http_conn *hc, const tc_err *err)
 {
     int status;
-    struct MHD_Response *r = tc_http__error_response(err, hc->pub.details, &status);
+    size_t len = 0;
+    struct MHD_Response *r = tc_http__error_response(err, hc->pub.details, &status, &len);
     hc->pub.details = NULL;
-    if (status == 401)
+    if (r && status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-    tc_http__set_resp(hc, status, r, 0);
+    if (r)
+        tc_http__set_resp(hc, status, r, len);
 }
 
 void tc_http_set_header(tc_http_req *req, const char *name, const char *value)

@@ -489,6 +489,7 @@ tc_status tc_http_server_start(tc_http_server *s, tc_err *err)
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opt.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->opt.connection_limit,
@@ -496,7 +497,6 @@ tc_status tc_http_server_start(tc_http_server *s, tc_err *err)
         MHD_OPTION_CONNECTION_TIMEOUT, s->opt.timeout_s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_END);
     if (!s->daemon)
         return tc_failf(err, TC_IO, "TC_LISTEN", "cannot listen on %s (address in use or not allowed?)",

@@ -19,7 +19,7 @@
 
 #define TZ_FILE_MAX (1 << 20)     /* largest TZif file we read */
 #define TZ_TRANS_MAX 20000        /* transitions in one file */
-#define TZ_CACHE_SLOTS 1024       /* zones kept (there are ~600 names) */
+#define TZ_CACHE_SLOTS 4096       /* at most half are used: ~600 names x aliases fit */
 #define TZ_RULE_HOURS_MAX 167     /* RFC 8536 extension of POSIX times */
 
 /* One end of a POSIX DST rule: day form plus local time of day (seconds). */

@@ -335,7 +335,7 @@ static tc_status check_json(const tc_webhook_template *t, tc_err *err)
         goto out;
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(b.data ? b.data : "", b.len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loadb(b.data ? b.data : "", b.len, JSON_DECODE_ANY, &jerr);
     if (doc) {
         json_decref(doc);
         goto out;

@@ -116,8 +116,9 @@ TEST(values_inside_strings_are_escaped_content)
     /* non-strings inside a string: their JSON text, escaped */
     expect_render("{\"r\": \"{{data.job.result}}|{{data.job.ok}}|{{data.job.error}}|{{data.job.tags}}\"}",
                   "{\"r\": \"{\\\"n\\\":1,\\\"s\\\":\\\"x\\\"}|true|null|[\\\"a\\\",\\\"b\\\"]\"}");
-    /* a placeholder as an object key */
+    /* placeholders as object keys (all empty when checked at compile time) */
     expect_render("{\"{{data.job.id}}\": 1}", "{\"j-1\": 1}");
+    expect_render("{\"{{data.job.id}}\": 1, \"{{data.job.tool}}\": 2}", "{\"j-1\": 1, \"create_issue\": 2}");
     /* escaped quotes in the literal do not confuse the string tracking */
     expect_render("{\"a\": \"say \\\"{{data.job.id}}\\\"\", \"b\": {{data.job.id}}}",
                   "{\"a\": \"say \\\"j-1\\\"\", \"b\": \"j-1\"}");

@@ -192,6 +192,55 @@ TEST(store_migrate_twice_is_idempotent)
     close_db(db);
 }
 
+typedef struct {
+    const char *url;
+    tc_status status;
+    char message[TC_ERR_MSG_MAX];
+} migrator_arg;
+
+static void *migrator(void *p)
+{
+    migrator_arg *a = p;
+    tc_db *db = NULL;
+    tc_err err;
+    tc_err_clear(&err);
+    a->status = tc_db_open(a->url, 1, &db, &err);
+    if (a->status == TC_OK)
+        a->status = tc_db_migrate(db, &err);
+    snprintf(a->message, sizeof(a->message), "%s", err.message);
+    tc_db_close(db);
+    return NULL;
+}
+
+/* Instances starting together: every one succeeds, each version once. */
+TEST(store_concurrent_migrations_are_safe)
+{
+    char *url = test_url();
+    enum { N = 4 };
+    pthread_t t[N];
+    migrator_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (migrator_arg){.url = url};
+        ASSERT_EQ(pthread_create(&t[i], NULL, migrator, &a[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        if (a[i].status != TC_OK)
+            tc_test_fail(__FILE__, __LINE__, "migrator %d: %s", i, a[i].message);
+    }
+    tc_db *db = NULL;
+    tc_err err;
+    tc_err_clear(&err);
+    ASSERT_OK(tc_db_open(url, 1, &db, &err));
+    tc_db_conn *c = tc_db_acquire(db);
+    ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM schema_migrations", NULL, 0),
+              scalar(c, "SELECT COUNT(DISTINCT version) FROM schema_migrations", NULL, 0));
+    ASSERT(scalar(c, "SELECT COUNT(*) FROM schema_migrations WHERE version = 1", NULL, 0) == 1);
+    tc_db_release(c);
+    tc_free(url);
+    close_db(db);
+}
+
 TEST(store_migrate_refuses_newer_schema)
 {
     tc_db *db = open_db(1);

@@ -12,13 +12,13 @@
 #include "scheduler/scheduler.h"
 
 static const char *const exprs[] = {
-    "* * * * *",     "*/5 * * * *",     "0 * * * *",        "30 2 * * *",     "0 9 * * MON-FRI",
-    "15 10 L * *",   "0 8 * * 1#2",     "0 0 15W * *",      "*/10 * * * * *", "0 12 1 1 *",
-    "0 0 * * 5L",    "0 6,18 * * *",    "0 0 29 2 *",       "45 23 * * SUN",  "0 */3 * * *",
+    "* * * * *",   "*/5 * * * *",  "0 * * * *",   "30 2 * * *",     "0 9 * * MON-FRI",
+    "15 10 L * *", "0 8 * * 1#2",  "0 0 15W * *", "*/10 * * * * *", "0 12 1 1 *",
+    "0 0 * * 5L",  "0 6,18 * * *", "0 0 29 2 *",  "45 23 * * SUN",  "0 */3 * * *",
 };
-static const char *const zones[] = {"UTC",         "America/New_York", "Europe/Berlin",
-                                    "Australia/Sydney", "Asia/Kolkata", "Asia/Tokyo",
-                                    "America/Sao_Paulo", "Europe/London"};
+static const char *const zones[] = {
+    "UTC",          "America/New_York", "Europe/Berlin",     "Australia/Sydney",
+    "Asia/Kolkata", "Asia/Tokyo",       "America/Sao_Paulo", "Europe/London"};
 #define NE (sizeof(exprs) / sizeof(exprs[0]))
 #define NZ (sizeof(zones) / sizeof(zones[0]))
 
@@ -55,8 +55,9 @@ int main(int argc, char **argv)
 
     /* 1. next times for n mixed schedules */
     for (size_t i = 0; i < n; i++)
-        e[i] = (tc_sched_entry){&crons[i % NE], tzs[(i / NE) % NZ], 0, TC_OVERLAP_ALLOW,
-                                TC_MISFIRE_RUN_ONCE, true, false};
+        e[i] = (tc_sched_entry){
+            &crons[i % NE], tzs[(i / NE) % NZ], 0, TC_OVERLAP_ALLOW, TC_MISFIRE_RUN_ONCE, true,
+            false};
     int64_t sink = 0;
     for (int r = 0; r < RUNS; r++) {
         int64_t t0 = tc_mono_ns(), next;
@@ -70,8 +71,8 @@ int main(int argc, char **argv)
 
     /* 2. every schedule due every minute */
     for (size_t i = 0; i < n; i++)
-        e[i] = (tc_sched_entry){&crons[0], tzs[i % NZ], 0, TC_OVERLAP_ALLOW, TC_MISFIRE_RUN_ONCE,
-                                true, false};
+        e[i] = (tc_sched_entry){&crons[0],           tzs[i % NZ], 0,    TC_OVERLAP_ALLOW,
+                                TC_MISFIRE_RUN_ONCE, true,        false};
     tc_sched_tick(e, n, start, 1000, f, n);
     for (int r = 0; r < RUNS; r++) {
         int64_t now = start + (r + 1) * 60000 + 200; /* tick 200 ms after the minute */
@@ -85,8 +86,9 @@ int main(int argc, char **argv)
 
     /* 3. mixed schedules, few due: mostly the scan */
     for (size_t i = 0; i < n; i++)
-        e[i] = (tc_sched_entry){&crons[i % NE], tzs[(i / NE) % NZ], 0, TC_OVERLAP_ALLOW,
-                                TC_MISFIRE_RUN_ONCE, true, false};
+        e[i] = (tc_sched_entry){
+            &crons[i % NE], tzs[(i / NE) % NZ], 0, TC_OVERLAP_ALLOW, TC_MISFIRE_RUN_ONCE, true,
+            false};
     tc_sched_tick(e, n, start, 1000, f, n);
     size_t total = 0;
     for (int r = 0; r < RUNS; r++) {

@@ -18,18 +18,18 @@ enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW };
 
 typedef struct {
     const char *name;
-    int min, max;      /* accepted values (day-of-week accepts 7 = Sunday) */
-    int star_max;      /* upper end of * and a/n */
+    int min, max;             /* accepted values (day-of-week accepts 7 = Sunday) */
+    int star_max;             /* upper end of * and a/n */
     const char *const *names; /* 3-letter names for values from min, or NULL */
 } field_spec;
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
+static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+                                          "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
 static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
 
 static const field_spec specs[NFIELDS] = {
-    {"second", 0, 59, 59, NULL},      {"minute", 0, 59, 59, NULL},
-    {"hour", 0, 23, 23, NULL},        {"day-of-month", 1, 31, 31, NULL},
+    {"second", 0, 59, 59, NULL},       {"minute", 0, 59, 59, NULL},
+    {"hour", 0, 23, 23, NULL},         {"day-of-month", 1, 31, 31, NULL},
     {"month", 1, 12, 12, month_names}, {"day-of-week", 0, 7, 6, day_names},
 };
 
@@ -37,24 +37,24 @@ static const struct {
     const char *name;
     const char *expansion;
 } macros[] = {
-    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
     {"@hourly", "0 * * * *"},
 };
 
 /* ---- parsing --------------------------------------------------------------- */
 
 typedef struct {
-    const char *expr;  /* whole expression, for positions */
-    const char *p;     /* cursor inside the current field */
-    const char *end;   /* end of the current field */
+    const char *expr; /* whole expression, for positions */
+    const char *p;    /* cursor inside the current field */
+    const char *end;  /* end of the current field */
     int field;
     tc_cron *c;
     tc_cron_error *err;
 } parser;
 
 __attribute__((format(printf, 3, 4))) static tc_status fail(parser *ps, const char *at,
-                                                           const char *fmt, ...)
+                                                            const char *fmt, ...)
 {
     if (!ps->err)
         return TC_VALIDATION;
@@ -117,12 +117,24 @@ static int parse_value(parser *ps, tc_status *st)
 static void set_bit(tc_cron *c, int field, int v)
 {
     switch (field) {
-    case F_SEC: c->sec |= 1ull << v; break;
-    case F_MIN: c->min |= 1ull << v; break;
-    case F_HOUR: c->hour |= 1u << v; break;
-    case F_DOM: c->dom |= 1u << v; break;
-    case F_MON: c->month |= (uint16_t)(1u << v); break;
-    default: c->dow |= (uint8_t)(1u << (v % 7)); break;
+    case F_SEC:
+        c->sec |= 1ull << v;
+        break;
+    case F_MIN:
+        c->min |= 1ull << v;
+        break;
+    case F_HOUR:
+        c->hour |= 1u << v;
+        break;
+    case F_DOM:
+        c->dom |= 1u << v;
+        break;
+    case F_MON:
+        c->month |= (uint16_t)(1u << v);
+        break;
+    default:
+        c->dow |= (uint8_t)(1u << (v % 7));
+        break;
     }
 }
 
@@ -399,8 +411,10 @@ tc_status tc_cron_parse(const char *expr, tc_cron *out, tc_cron_error *err)
                     *out = c;
                 return st;
             }
-        return fail(&ps, text, "unknown macro \"%.*s\" (use @yearly, @annually, @monthly, "
-                               "@weekly, @daily, @midnight or @hourly)", (int)(n > 20 ? 20 : n), text);
+        return fail(&ps, text,
+                    "unknown macro \"%.*s\" (use @yearly, @annually, @monthly, "
+                    "@weekly, @daily, @midnight or @hourly)",
+                    (int)(n > 20 ? 20 : n), text);
     }
     tc_status st = parse_fields(&ps, text);
     if (st == TC_OK)
@@ -453,7 +467,8 @@ static bool next_wall(const tc_cron *c, int64_t lo, int64_t hi, int64_t *out)
             d = dd;
             if (!time_from(c, &h, &mi, &s))
                 continue;
-            int64_t w = tc_sched__days_from_civil(y, m, dd) * TC_SCHED__DAY + h * 3600 + mi * 60 + s;
+            int64_t w =
+                tc_sched__days_from_civil(y, m, dd) * TC_SCHED__DAY + h * 3600 + mi * 60 + s;
             if (w >= hi)
                 return false;
             *out = w;

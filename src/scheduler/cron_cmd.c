@@ -51,7 +51,8 @@ static int cmd_batch(void)
             while ((ch = getchar()) != EOF && ch != '\n')
                 ; /* one answer per input line, even for overlong ones */
             printf("{\"error\":{\"code\":\"too_large\",\"message\":\"line longer than %d "
-                   "bytes\",\"field\":\"\"}}\n", BATCH_LINE_MAX - 2);
+                   "bytes\",\"field\":\"\"}}\n",
+                   BATCH_LINE_MAX - 2);
             continue;
         }
         json_error_t jerr;

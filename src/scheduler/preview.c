@@ -52,8 +52,7 @@ static tc_status get_n(const json_t *body, int *n, tc_err *err)
     *n = PREVIEW_N_DEFAULT;
     if (!v || json_is_null(v))
         return TC_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-        json_integer_value(v) > PREVIEW_N_MAX)
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > PREVIEW_N_MAX)
         return tc_failf(err, TC_VALIDATION, "n", "n must be an integer from 1 to %d",
                         PREVIEW_N_MAX);
     *n = (int)json_integer_value(v);
@@ -92,8 +91,9 @@ tc_status tc_cron_preview_json(const json_t *body, int64_t now_ms, json_t **out,
         goto fail;
     }
     if (from && tc_time_parse(from, &from_ms) != TC_OK) {
-        st = tc_failf(e, TC_VALIDATION, "from", "from must be an RFC 3339 time, e.g. "
-                                                 "2026-01-31T09:00:00Z");
+        st = tc_failf(e, TC_VALIDATION, "from",
+                      "from must be an RFC 3339 time, e.g. "
+                      "2026-01-31T09:00:00Z");
         goto fail;
     }
     *out = tc_cron_next_json(&c, tz, from_ms, n);

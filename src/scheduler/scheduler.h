@@ -31,25 +31,25 @@
 
 /* Treat as opaque; it is public only so callers can keep it by value. */
 typedef struct tc_cron {
-    uint64_t sec;          /* bit n: second n */
-    uint64_t min;          /* bit n: minute n */
-    uint32_t hour;         /* bit n: hour n */
-    uint32_t dom;          /* bit n: day n of the month (1..31) */
-    uint32_t dom_w;        /* bit n: the weekday nearest to day n (nW) */
-    uint16_t month;        /* bit n: month n (1..12) */
-    uint8_t dow;           /* bit n: weekday n (0 = Sunday) */
-    uint8_t dow_last;      /* bit n: last weekday n of the month (nL, n#L) */
-    uint8_t dow_nth[7];    /* [n] bit k: k-th weekday n of the month (n#k) */
-    bool dom_last;         /* L in day-of-month */
-    bool dom_last_wd;      /* LW in day-of-month */
-    bool dom_star;         /* day-of-month is * or ? (unrestricted) */
-    bool dow_star;         /* day-of-week is * or ? (unrestricted) */
-    bool interval;         /* hour field is * or has a step: DST "rhythm" policy */
+    uint64_t sec;       /* bit n: second n */
+    uint64_t min;       /* bit n: minute n */
+    uint32_t hour;      /* bit n: hour n */
+    uint32_t dom;       /* bit n: day n of the month (1..31) */
+    uint32_t dom_w;     /* bit n: the weekday nearest to day n (nW) */
+    uint16_t month;     /* bit n: month n (1..12) */
+    uint8_t dow;        /* bit n: weekday n (0 = Sunday) */
+    uint8_t dow_last;   /* bit n: last weekday n of the month (nL, n#L) */
+    uint8_t dow_nth[7]; /* [n] bit k: k-th weekday n of the month (n#k) */
+    bool dom_last;      /* L in day-of-month */
+    bool dom_last_wd;   /* LW in day-of-month */
+    bool dom_star;      /* day-of-month is * or ? (unrestricted) */
+    bool dow_star;      /* day-of-week is * or ? (unrestricted) */
+    bool interval;      /* hour field is * or has a step: DST "rhythm" policy */
 } tc_cron;
 
 typedef struct tc_cron_error {
-    int position;          /* 0-based character offset in the expression */
-    char field[16];        /* "second", "minute", ..., or "expression" */
+    int position;   /* 0-based character offset in the expression */
+    char field[16]; /* "second", "minute", ..., or "expression" */
     /* Full sentence: "minute: 61 is out of range 0-59 at position 3" */
     char message[200];
 } tc_cron_error;
@@ -107,22 +107,22 @@ typedef enum { TC_OVERLAP_SKIP, TC_OVERLAP_ALLOW } tc_overlap;
 typedef enum { TC_MISFIRE_RUN_ONCE, TC_MISFIRE_SKIP } tc_misfire;
 
 typedef struct tc_sched_entry {
-    const tc_cron *cron;   /* borrowed */
-    const tc_tz *tz;       /* borrowed (tc_tz_load) */
-    int64_t next_due_ms;   /* in/out; 0 = not scheduled yet (set from now, no fire) */
+    const tc_cron *cron; /* borrowed */
+    const tc_tz *tz;     /* borrowed (tc_tz_load) */
+    int64_t next_due_ms; /* in/out; 0 = not scheduled yet (set from now, no fire) */
     tc_overlap overlap;
     tc_misfire misfire;
     bool enabled;
-    bool running;          /* a previous run is still going */
+    bool running; /* a previous run is still going */
 } tc_sched_entry;
 
 typedef enum { TC_FIRE_RUN, TC_FIRE_SKIPPED_OVERLAP, TC_FIRE_SKIPPED_MISFIRE } tc_fire_kind;
 
 typedef struct tc_sched_fire {
-    size_t index;          /* into the entries array */
-    int64_t due_ms;        /* the due time this fire is for */
-    tc_fire_kind kind;     /* only TC_FIRE_RUN becomes a job; skips are for events */
-    bool late;             /* due more than grace_ms before now (after downtime) */
+    size_t index;      /* into the entries array */
+    int64_t due_ms;    /* the due time this fire is for */
+    tc_fire_kind kind; /* only TC_FIRE_RUN becomes a job; skips are for events */
+    bool late;         /* due more than grace_ms before now (after downtime) */
 } tc_sched_fire;
 
 /* For every enabled entry with next_due_ms <= now_ms: appends at most one

@@ -17,26 +17,26 @@
 
 #include "scheduler/sched_int.h"
 
-#define TZ_FILE_MAX (1 << 20)     /* largest TZif file we read */
-#define TZ_TRANS_MAX 20000        /* transitions in one file */
-#define TZ_CACHE_SLOTS 4096       /* at most half are used: ~600 names x aliases fit */
-#define TZ_RULE_HOURS_MAX 167     /* RFC 8536 extension of POSIX times */
+#define TZ_FILE_MAX (1 << 20) /* largest TZif file we read */
+#define TZ_TRANS_MAX 20000    /* transitions in one file */
+#define TZ_CACHE_SLOTS 4096   /* at most half are used: ~600 names x aliases fit */
+#define TZ_RULE_HOURS_MAX 167 /* RFC 8536 extension of POSIX times */
 
 /* One end of a POSIX DST rule: day form plus local time of day (seconds). */
 typedef struct {
-    char kind;   /* 'M' (month.week.weekday), 'J' (1..365, no Feb 29), 'N' (0..365) */
+    char kind; /* 'M' (month.week.weekday), 'J' (1..365, no Feb 29), 'N' (0..365) */
     int month, week, wday, yday;
     int32_t time;
 } tz_rule;
 
 struct tc_tz {
     char name[TC_TZ_NAME_MAX + 1];
-    size_t n;           /* explicit transitions */
-    int64_t *at;        /* transition instants, ascending */
-    int32_t *off;       /* offset in effect from at[i] */
-    int32_t off0;       /* offset before at[0] (time type 0) */
-    bool has_footer;    /* footer gives the offset after at[n-1] */
-    bool has_dst;       /* footer has a DST rule */
+    size_t n;        /* explicit transitions */
+    int64_t *at;     /* transition instants, ascending */
+    int32_t *off;    /* offset in effect from at[i] */
+    int32_t off0;    /* offset before at[0] (time type 0) */
+    bool has_footer; /* footer gives the offset after at[n-1] */
+    bool has_dst;    /* footer has a DST rule */
     int32_t std_off, dst_off;
     tz_rule start, end; /* DST starts / ends */
 };
@@ -161,8 +161,8 @@ static int64_t rule_instant(const tz_rule *r, int64_t y, int32_t off_before)
         while (day - first >= tc_sched__mdays(y, r->month))
             day -= 7;
     } else if (r->kind == 'J') {
-        day = tc_sched__days_from_civil(y, 1, 1) + r->yday - 1 +
-              (tc_sched__leap(y) && r->yday >= 60);
+        day =
+            tc_sched__days_from_civil(y, 1, 1) + r->yday - 1 + (tc_sched__leap(y) && r->yday >= 60);
     } else {
         day = tc_sched__days_from_civil(y, 1, 1) + r->yday;
     }
@@ -367,8 +367,11 @@ void tc_tz_format_local(const tc_tz *tz, int64_t ms, char out[40])
     int aoff = off < 0 ? -off : off;
     /* RFC 3339 offsets have minutes only; LMT seconds are truncated. */
     snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02d:%02d",
-             (int)(y < 0 ? 0 : y > 9999 ? 9999 : y), m, d, sod / 3600, sod / 60 % 60, sod % 60,
-             frac, off < 0 ? '-' : '+', aoff / 3600 % 100, aoff / 60 % 60);
+             (int)(y < 0      ? 0
+                   : y > 9999 ? 9999
+                              : y),
+             m, d, sod / 3600, sod / 60 % 60, sod % 60, frac, off < 0 ? '-' : '+',
+             aoff / 3600 % 100, aoff / 60 % 60);
 }
 
 /* ---- loading and the cache ----------------------------------------------- */
@@ -482,9 +485,10 @@ tc_status tc_tz_load(const char *name, const tc_tz **out, tc_err *err)
             return TC_OK;
         }
     tc_tz *tz = NULL;
-    tc_status st = cache_count < TZ_CACHE_SLOTS / 2 ? tz_read(name, &tz, err)
-                                               : tc_failf(err, TC_UNAVAILABLE, "timezone",
-                                                          "too many distinct time zones loaded");
+    tc_status st =
+        cache_count < TZ_CACHE_SLOTS / 2
+            ? tz_read(name, &tz, err)
+            : tc_failf(err, TC_UNAVAILABLE, "timezone", "too many distinct time zones loaded");
     if (st == TC_OK) {
         cache[i] = tz;
         cache_count++;

@@ -4,16 +4,10 @@
 #include "api/accounts_int.h"
 #include "api/api.h"
 
+/* The user was read together with the credential check (one query). */
 tc_status tc_api_me_get(tc_http_req *req, tc_err *err)
 {
-    tc_auth *a = tc_api__auth(err);
-    tc_auth_user u;
-    if (!a)
-        return TC_UNAVAILABLE;
-    tc_status st = tc_auth_me(a, tc_api__principal(req)->user_id, &u, err);
-    if (st != TC_OK)
-        return st;
-    return tc_http_reply_json(req, 200, tc_api__user_json(&u));
+    return tc_http_reply_json(req, 200, tc_api__user_json(&tc_api__principal(req)->user));
 }
 
 tc_status tc_api_me_delete(tc_http_req *req, tc_err *err)

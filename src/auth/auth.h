@@ -143,12 +143,14 @@ typedef struct tc_auth_client {
     const char *user_agent;
 } tc_auth_client;
 
-/* Who is calling, filled by tc_auth_authenticate. */
+/* Who is calling, filled by tc_auth_authenticate. user is read in the same
+ * lookup that checks the credential, so GET /api/me needs no second query. */
 typedef struct tc_auth_principal {
     char user_id[37];
     char session_id[37]; /* "" when authenticated by API key */
     char api_key_id[37]; /* "" when authenticated by access token */
     bool is_admin;
+    tc_auth_user user;   /* id, email, created_at, is_admin at authentication */
 } tc_auth_principal;
 
 /* Creates the user (the first user of the instance becomes admin, decided

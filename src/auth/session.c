@@ -205,6 +205,10 @@ static tc_status auth_api_key(tc_auth *a, const char *key, size_t len, tc_auth_p
     snprintf(out->user_id, sizeof out->user_id, "%s", k.user_id);
     snprintf(out->api_key_id, sizeof out->api_key_id, "%s", k.id);
     out->is_admin = k.user_is_admin;
+    snprintf(out->user.id, sizeof out->user.id, "%s", k.user_id);
+    snprintf(out->user.email, sizeof out->user.email, "%s", k.user_email);
+    out->user.created_at = k.user_created_at;
+    out->user.is_admin = k.user_is_admin;
     return TC_OK;
 }
 
@@ -214,12 +218,13 @@ static tc_status auth_jwt(tc_auth *a, const char *tok, size_t len, tc_auth_princ
                           tc_err *err)
 {
     tc_jwt_claims cl;
+    tc_repo_user u;
     int64_t now = tc_now_ms();
     tc_status st = tc_auth_jwt_verify(a->jwt_key, tok, len, a->issuer, now / 1000, &cl, err);
     if (st != TC_OK)
         return st;
     tc_db_conn *c = tc_db_acquire(a->db);
-    st = tc_repo_session_active(c, cl.sub, cl.sid, now, &out->is_admin, err);
+    st = tc_repo_session_active(c, cl.sub, cl.sid, now, &u, err);
     tc_db_release(c);
     if (st == TC_NOT_FOUND)
         return unauthorized(err, "session_revoked", "the session was revoked or has expired");
@@ -227,6 +232,8 @@ static tc_status auth_jwt(tc_auth *a, const char *tok, size_t len, tc_auth_princ
         return st;
     snprintf(out->user_id, sizeof out->user_id, "%s", cl.sub);
     snprintf(out->session_id, sizeof out->session_id, "%s", cl.sid);
+    out->is_admin = u.is_admin;
+    tc_auth__user_from_repo(&u, &out->user);
     return TC_OK;
 }
 

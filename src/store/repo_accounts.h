@@ -75,9 +75,10 @@ typedef struct tc_repo_session {
 tc_status tc_repo_session_insert(tc_db_conn *c, const char *user_id, const tc_repo_session *s,
                                  tc_err *err);
 /* Is the session active (not revoked, not expired) for this user? Also
- * returns the user's admin flag. TC_NOT_FOUND otherwise. */
+ * fills the user (id, email, is_admin, created_at; password_hash left empty)
+ * so an authenticated request needs no second lookup. TC_NOT_FOUND otherwise. */
 tc_status tc_repo_session_active(tc_db_conn *c, const char *user_id, const char *session_id,
-                                 int64_t now, bool *is_admin, tc_err *err);
+                                 int64_t now, tc_repo_user *user, tc_err *err);
 /* Extends an active session after a refresh. */
 tc_status tc_repo_session_touch(tc_db_conn *c, const char *user_id, const char *session_id,
                                 int64_t now, int64_t expires_at, tc_err *err);
@@ -122,7 +123,10 @@ typedef struct tc_repo_api_key {
     char prefix[12];   /* "tc_" + 8 + NUL */
     int64_t created_at;
     int64_t last_used_at; /* 0 = never */
-    bool user_is_admin;   /* filled by the identity lookup only */
+    /* filled by the identity lookup only: */
+    bool user_is_admin;
+    char user_email[255];
+    int64_t user_created_at;
 } tc_repo_api_key;
 
 tc_status tc_repo_api_key_insert(tc_db_conn *c, const char *user_id, const tc_repo_api_key *k,

@@ -40,7 +40,7 @@ tc_status tc_repo_api_key_by_hash(tc_db_conn *c, const char *key_hash, int64_t n
     tc_db_rows *r = NULL;
     tc_status st = tc_db_query(c,
                                "SELECT k.id, k.user_id, k.name, k.prefix, k.created_at, "
-                               "k.last_used_at, u.is_admin FROM api_keys k "
+                               "k.last_used_at, u.is_admin, u.email, u.created_at FROM api_keys k "
                                "JOIN users u ON u.id = k.user_id "
                                "WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL "
                                "AND (k.expires_at IS NULL OR k.expires_at > $2)",
@@ -50,6 +50,8 @@ tc_status tc_repo_api_key_by_hash(tc_db_conn *c, const char *key_hash, int64_t n
     if (tc_db_rows_next(r)) {
         row_to_key(r, out);
         out->user_is_admin = tc_db_rows_int(r, 6) != 0;
+        copy_text(out->user_email, sizeof out->user_email, tc_db_rows_text(r, 7));
+        out->user_created_at = tc_db_rows_int(r, 8);
     } else {
         st = tc_failf(err, TC_NOT_FOUND, NULL, "api key not found");
     }

@@ -28,20 +28,25 @@ tc_status tc_repo_session_insert(tc_db_conn *c, const char *user_id, const tc_re
 }
 
 tc_status tc_repo_session_active(tc_db_conn *c, const char *user_id, const char *session_id,
-                                 int64_t now, bool *is_admin, tc_err *err)
+                                 int64_t now, tc_repo_user *user, tc_err *err)
 {
     const tc_dbv p[] = {TC_DBV_STR(session_id), TC_DBV_STR(user_id), TC_DBV_I64(now)};
     tc_db_rows *r = NULL;
     tc_status st = tc_db_query(c,
-                               "SELECT u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id "
+                               "SELECT u.id, u.email, u.is_admin, u.created_at "
+                               "FROM sessions s JOIN users u ON u.id = s.user_id "
                                "WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL "
                                "AND s.expires_at > $3 AND u.disabled_at IS NULL",
                                p, NP(p), &r, err);
     if (st != TC_OK)
         return st;
-    if (tc_db_rows_next(r))
-        *is_admin = tc_db_rows_int(r, 0) != 0;
-    else
+    if (tc_db_rows_next(r)) {
+        copy_text(user->id, sizeof user->id, tc_db_rows_text(r, 0));
+        copy_text(user->email, sizeof user->email, tc_db_rows_text(r, 1));
+        user->password_hash[0] = '\0';
+        user->is_admin = tc_db_rows_int(r, 2) != 0;
+        user->created_at = tc_db_rows_int(r, 3);
+    } else
         st = tc_failf(err, TC_NOT_FOUND, NULL, "session not found");
     tc_db_rows_free(r);
     return st;

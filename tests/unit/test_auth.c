@@ -412,6 +412,8 @@ TEST(svc_signup_first_admin_and_duplicates)
     ASSERT_STR_EQ(p.user_id, t1.user.id);
     ASSERT_TRUE(p.is_admin);
     ASSERT_STR_EQ(p.session_id, t1.session_id);
+    ASSERT_STR_EQ(p.user.email, "alice@example.com");
+    ASSERT_EQ(p.user.created_at, t1.user.created_at);
     ASSERT_OK(auth_with(a, t2.access_token, &p, &err));
     ASSERT_FALSE(p.is_admin);
     ASSERT_STATUS(tc_auth_authenticate(a, NULL, &p, &err), TC_DECLINED);
@@ -556,6 +558,7 @@ TEST(svc_api_keys_and_delete_account)
     ASSERT_STR_EQ(p.api_key_id, k.id);
     ASSERT_STR_EQ(p.session_id, "");
     ASSERT_TRUE(p.is_admin);
+    ASSERT_STR_EQ(p.user.email, "alice@example.com");
 
     tc_auth_api_key *items = NULL;
     size_t n = 0;

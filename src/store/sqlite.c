@@ -11,9 +11,11 @@
  * Read-only statements never take it (WAL readers run alongside the writer).
  * The busy timeout still covers other processes (toolconnect migrate). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -293,6 +295,18 @@ static tc_status bind_all(sqlite3_stmt *st, const tc_dbv *params, size_t n, bool
 
 /* ---- pool ---------------------------------------------------------------------- */
 
+/* The database holds password hashes and ciphertexts: a new file is created
+ * readable by its owner only (SQLite gives the -wal and -shm files the same
+ * mode). An existing file keeps its mode. */
+static void create_private(const char *path)
+{
+    if (!strncmp(path, "file:", 5))
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
 static tc_status sq_setup(tc_db *db, const char *url, int *pool_size, tc_err *err)
 {
     sq_db *d = db->priv;
@@ -305,6 +319,8 @@ static tc_status sq_setup(tc_db *db, const char *url, int *pool_size, tc_err *er
     /* every :memory: connection is a separate database: keep just one */
     if (!strcmp(path, ":memory:"))
         *pool_size = 1;
+    else
+        create_private(path);
     pthread_mutex_init(&d->wlock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -365,8 +381,10 @@ static void sq_disconnect(tc_db_conn *c)
         tc_free(k->cache[i].sql);
     }
     k->ncache = 0;
-    if (k->h)
+    if (k->h) {
+        sqlite3_exec(k->h, "PRAGMA optimize", NULL, NULL, NULL);
         sqlite3_close(k->h);
+    }
     k->h = NULL;
 }
 

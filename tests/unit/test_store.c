@@ -3,6 +3,7 @@
  * TC_TEST_PG_URL is set (ctest entry store.postgres), each test in its own
  * schema so tests are isolated. */
 #include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,6 +168,38 @@ TEST(store_open_rejects_bad_urls)
     ASSERT_STR_CONTAINS(err.message, "cannot open");
     ASSERT_NULL(db);
     tc_free(missing);
+}
+
+TEST(store_sqlite_file_is_private)
+{
+    char *path = tc_asprintf("%s/private.db", tc_test_tmpdir());
+    char *url = tc_asprintf("sqlite:%s", path);
+    tc_db *db = NULL;
+    tc_err err;
+    tc_err_clear(&err);
+    ASSERT_OK(tc_db_open(url, 2, &db, &err));
+    ASSERT_EQ(tc_db_kind_of(db), TC_DB_SQLITE);
+    ASSERT_OK(tc_db_migrate(db, &err));
+    struct stat st;
+    ASSERT_EQ(stat(path, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0600);
+    tc_db_close(db);
+    tc_free(url);
+    tc_free(path);
+}
+
+TEST(store_sqlite_memory_is_one_connection)
+{
+    tc_db *db = NULL;
+    tc_err err;
+    tc_err_clear(&err);
+    ASSERT_OK(tc_db_open("sqlite::memory:", 8, &db, &err));
+    ASSERT_OK(tc_db_migrate(db, &err));
+    tc_db_stats st;
+    tc_db_stats_get(db, &st);
+    ASSERT_EQ(st.pool_size, 1);
+    ASSERT_OK(tc_db_ping(db, &err));
+    tc_db_close(db);
 }
 
 TEST(store_migrate_twice_is_idempotent)

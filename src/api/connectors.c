@@ -8,6 +8,7 @@
 #include "app/app.h"
 #include "connections/connections.h"
 #include "crypto/keys.h"
+#include "events/events.h"
 #include "store/repo_connectors.h"
 
 static tc_connections *cx_of(tc_http_req *req)
@@ -146,11 +147,13 @@ tc_status tc_api_connections_delete(tc_http_req *req, tc_err *err)
 
 /* ---- module start and stop ---- */
 
-/* Worker pool for offloaded handlers, the keyring, the catalog (built-in
+/* Shared services first (worker pool for offloaded handlers, the change
+ * recorder), then the keyring, the catalog (built-in
  * plus TC_CATALOG_PATH) synced into the database, and the module context. */
 tc_status tc_api_connections_init(tc_app *app, tc_err *err)
 {
     app->work_pool = tc_pool_new(8, 1000);
+    app->events = tc_events_new();
     tc_status st = tc_keyring_new(app->master_key, TC_MASTER_KEY_LEN, &app->keyring, err);
     if (st == TC_OK)
         st = tc_keys_load(app->db, app->keyring, true, err);
@@ -187,4 +190,6 @@ void tc_api_connections_shutdown(tc_app *app)
     app->catalog = NULL;
     tc_keyring_free(app->keyring);
     app->keyring = NULL;
+    tc_events_free(app->events);
+    app->events = NULL;
 }

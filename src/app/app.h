@@ -30,6 +30,7 @@ typedef struct tc_app {
     struct tc_keyring *keyring;         /* secret box keys (crypto) */
     struct tc_catalog *catalog;         /* built-in connectors (catalog) */
     struct tc_connections *connections; /* connections module context */
+    struct tc_events *events;           /* change recording + publishing (events) */
 } tc_app;
 
 typedef struct tc_app_module {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const bin = process.env.TC_BIN;
-assert.ok(bin, 'TC_BIN must point at the toolconnect binary');
+assert.ok(bin && existsSync(bin), `TC_BIN must point at a built toolconnect binary (${bin})`);
 
 function keys(dir, args, env = {}) {
   const r = spawnSync(bin, ['keys', ...args], {

@@ -9,7 +9,14 @@
  * pool keeps one writer lock: tc_db_begin takes it until commit/rollback, and
  * a lone write statement outside a transaction takes it for its duration.
  * Read-only statements never take it (WAL readers run alongside the writer).
- * The busy timeout still covers other processes (toolconnect migrate). */
+ * The busy timeout still covers other processes (toolconnect migrate).
+ *
+ * Checkpoints: SQLite normally checkpoints the WAL inside the commit that
+ * crosses 1000 pages, so that one writer pays for copying pages and an fsync
+ * while holding the write lock (a latency spike of tens of ms). Instead a
+ * background thread with its own connection runs PASSIVE checkpoints, woken
+ * by the WAL hook; writers only checkpoint themselves if the WAL grows far
+ * past the mark (the thread fell behind). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,12 +30,24 @@
 
 #define CACHE_MAX 64
 #define BUSY_TIMEOUT_MS 5000
+#define CKPT_PAGES 1000          /* wake the checkpointer at this WAL size */
+#define CKPT_INLINE_PAGES 20000  /* ~80 MB: the writer checkpoints itself */
+#define CKPT_IDLE_MS 1000        /* ... and it checks at least this often */
 
 typedef struct {
     char *path;
     pthread_mutex_t wlock;
     pthread_cond_t wfree;
     bool wheld;
+    /* checkpointer thread */
+    pthread_t ck_thread;
+    bool ck_started;
+    pthread_mutex_t ck_lock;
+    pthread_cond_t ck_cond;
+    bool ck_wanted;
+    bool ck_stop;
+    bool memory;
+    bool ck_inited;
 } sq_db;
 
 typedef struct {
@@ -293,6 +312,82 @@ static tc_status bind_all(sqlite3_stmt *st, const tc_dbv *params, size_t n, bool
     return TC_OK;
 }
 
+/* ---- checkpointer ------------------------------------------------------------------ */
+
+static void *checkpointer(void *arg)
+{
+    sq_db *d = arg;
+    sqlite3 *h = NULL;
+    if (sqlite3_open_v2(d->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        tc_log(TC_LOG_WARN, "SQLite checkpointer could not open the database; writers checkpoint", NULL);
+        sqlite3_close(h);
+        return NULL;
+    }
+    sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
+    pthread_mutex_lock(&d->ck_lock);
+    while (!d->ck_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += CKPT_IDLE_MS / 1000;
+        while (!d->ck_wanted && !d->ck_stop)
+            if (pthread_cond_timedwait(&d->ck_cond, &d->ck_lock, &until) == ETIMEDOUT)
+                break;
+        if (d->ck_stop)
+            break;
+        d->ck_wanted = false;
+        pthread_mutex_unlock(&d->ck_lock);
+        sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&d->ck_lock);
+    }
+    pthread_mutex_unlock(&d->ck_lock);
+    sqlite3_close(h);
+    return NULL;
+}
+
+/* Called by SQLite after each commit with the WAL size in pages. Replaces
+ * the built-in autocheckpoint. */
+static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
+{
+    sq_db *d = arg;
+    if (pages >= CKPT_INLINE_PAGES || !d->ck_started) {
+        if (pages >= CKPT_PAGES)
+            sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    if (pages >= CKPT_PAGES) {
+        pthread_mutex_lock(&d->ck_lock);
+        d->ck_wanted = true;
+        pthread_cond_signal(&d->ck_cond);
+        pthread_mutex_unlock(&d->ck_lock);
+    }
+    return SQLITE_OK;
+}
+
+static void checkpointer_start(sq_db *d)
+{
+    pthread_mutex_init(&d->ck_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->ck_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    d->ck_started = pthread_create(&d->ck_thread, NULL, checkpointer, d) == 0;
+}
+
+static void checkpointer_stop(sq_db *d)
+{
+    if (d->ck_started) {
+        pthread_mutex_lock(&d->ck_lock);
+        d->ck_stop = true;
+        pthread_cond_signal(&d->ck_cond);
+        pthread_mutex_unlock(&d->ck_lock);
+        pthread_join(d->ck_thread, NULL);
+        d->ck_started = false;
+    }
+    pthread_cond_destroy(&d->ck_cond);
+    pthread_mutex_destroy(&d->ck_lock);
+}
+
 /* ---- pool ---------------------------------------------------------------------- */
 
 /* The database holds password hashes and ciphertexts: a new file is created
@@ -321,12 +416,17 @@ static tc_status sq_setup(tc_db *db, const char *url, int *pool_size, tc_err *er
         *pool_size = 1;
     else
         create_private(path);
+    d->memory = !strcmp(path, ":memory:");
     pthread_mutex_init(&d->wlock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&d->wfree, &ca);
     pthread_condattr_destroy(&ca);
+    if (!d->memory) {
+        checkpointer_start(d);
+        d->ck_inited = true;
+    }
     return TC_OK;
 }
 
@@ -335,6 +435,8 @@ static void sq_teardown(tc_db *db)
     sq_db *d = db->priv;
     if (!d->path)
         return;
+    if (d->ck_inited)
+        checkpointer_stop(d);
     pthread_mutex_destroy(&d->wlock);
     pthread_cond_destroy(&d->wfree);
     tc_free(d->path);
@@ -360,6 +462,7 @@ static tc_status sq_connect(tc_db_conn *c, tc_err *err)
     }
     sqlite3_extended_result_codes(k->h, 1);
     sqlite3_busy_timeout(k->h, BUSY_TIMEOUT_MS);
+    sqlite3_wal_hook(k->h, wal_hook, DB(c));
     char *msg = NULL;
     rc = sqlite3_exec(k->h, pragmas, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {

@@ -1,11 +1,13 @@
 /* A bounded, thread-safe cache of compiled schemas.
- * Entries: key -> (SHA-256 of the canonical schema text, options, schema).
+ * Entries: key -> (structural hash of the schema, options, schema). The hash
+ * (js__hash: key order and 1 vs 1.0 ignored, as in validation) is not
+ * cryptographic: keys are per tool, so a collision could only make a tool's
+ * owner keep their own previous schema; the size check narrows it further.
  * Chained hash buckets for lookup; least recently used entry evicted when
  * full. Compilation happens outside the lock; returned schemas carry their
  * own reference, so eviction never frees a schema in use.
  * Lock order: only c->lock; never held while compiling or freeing user data
  * beyond a schema's last reference. */
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@
 typedef struct entry {
     struct entry *next;
     char *key;
-    unsigned char digest[32];
+    uint64_t digest;
     tc_jsonschema_opts opts;
     tc_jsonschema *schema;
     uint64_t used;
@@ -71,15 +73,9 @@ static size_t bucket_of(const tc_jsonschema_cache *c, const char *key)
     return (size_t)(h & (c->nbuckets - 1));
 }
 
-static bool digest_of(const json_t *schema, unsigned char out[32])
+static uint64_t digest_of(const json_t *schema)
 {
-    char *text = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    if (!text)
-        return false;
-    unsigned int len = 0;
-    bool ok = EVP_Digest(text, strlen(text), out, &len, EVP_sha256(), NULL) == 1;
-    free(text);
-    return ok;
+    return js__hash(schema);
 }
 
 /* Normalized options: padding zeroed so memcmp compares only values. */
@@ -129,7 +125,7 @@ static entry *evict_lru(tc_jsonschema_cache *c)
 }
 
 /* Inserts or replaces (caller holds the lock); returns the entry to free. */
-static entry *insert(tc_jsonschema_cache *c, const char *key, const unsigned char *digest,
+static entry *insert(tc_jsonschema_cache *c, const char *key, uint64_t digest,
                      const tc_jsonschema_opts *opts, tc_jsonschema *s)
 {
     entry **pp = find(c, key);
@@ -143,7 +139,7 @@ static entry *insert(tc_jsonschema_cache *c, const char *key, const unsigned cha
     }
     entry *e = tc_calloc(1, sizeof *e);
     e->key = tc_strdup(key);
-    memcpy(e->digest, digest, 32);
+    e->digest = digest;
     e->opts = *opts;
     e->schema = s;
     e->used = ++c->tick;
@@ -158,20 +154,16 @@ tc_jsonschema *tc_jsonschema_cache_get(tc_jsonschema_cache *c, const char *key,
                                        const json_t *schema, const tc_jsonschema_opts *opts,
                                        tc_err *err)
 {
-    unsigned char digest[32];
     tc_jsonschema_opts o;
     if (!c || !key || !schema) {
         tc_failf(err, TC_BAD_REQUEST, "/", "schema cache: key and schema are required");
         return NULL;
     }
-    if (!digest_of(schema, digest)) {
-        tc_failf(err, TC_BAD_REQUEST, "/", "schema cannot be serialized");
-        return NULL;
-    }
+    uint64_t digest = digest_of(schema);
     norm_opts(opts, &o);
     pthread_mutex_lock(&c->lock);
     entry *e = *find(c, key);
-    if (e && !memcmp(e->digest, digest, 32) && !memcmp(&e->opts, &o, sizeof o)) {
+    if (e && e->digest == digest && !memcmp(&e->opts, &o, sizeof o)) {
         e->used = ++c->tick;
         tc_jsonschema *hit = take_ref(e->schema);
         pthread_mutex_unlock(&c->lock);

@@ -514,6 +514,8 @@ static void parse_scalars(js_cc *cc, js_node *n, const json_t *obj, const char *
     n->multiple_of = number_kw(cc, obj, "multipleOf", path);
     if (n->multiple_of && json_number_value(n->multiple_of) <= 0)
         fail(cc, child_path(cc, path, "multipleOf"), "multipleOf must be greater than 0");
+    else if (n->multiple_of)
+        js__decimal(n->multiple_of, &n->mo_mant, &n->mo_exp);
     n->min_length = count_kw(cc, obj, "minLength", path);
     n->max_length = count_kw(cc, obj, "maxLength", path);
     const json_t *pat = json_object_get(obj, "pattern");

@@ -59,6 +59,8 @@ struct js_node {
     uint32_t types;     /* 0 = no "type" */
     const json_t *enum_, *const_;
     const json_t *minimum, *maximum, *xminimum, *xmaximum, *multiple_of;
+    uint64_t mo_mant; /* multipleOf as mo_mant * 10^mo_exp */
+    int mo_exp;
     int64_t min_length, max_length, min_items, max_items, min_props, max_props;
     int64_t min_contains, max_contains;
     bool unique_items;
@@ -101,7 +103,10 @@ void js__opts_defaults(tc_jsonschema_opts *o);
 /* values (js_value.c) */
 int js__num_cmp(const json_t *a, const json_t *b); /* both numbers */
 bool js__is_integer(const json_t *v);
-bool js__multiple_of(const json_t *v, const json_t *divisor);
+/* v = mant * 10^exp for the shortest decimal text of v (sign dropped) */
+void js__decimal(const json_t *v, uint64_t *mant, int *exp);
+/* divisor = b * 10^eb (from js__decimal, precomputed at compile time) */
+bool js__multiple_of(const json_t *v, const json_t *divisor, uint64_t b, int eb);
 bool js__equal(const json_t *a, const json_t *b);
 uint64_t js__hash(const json_t *v);
 size_t js__utf8_len(const char *s, size_t n);

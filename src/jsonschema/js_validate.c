@@ -29,11 +29,20 @@ typedef struct js_scope_link {
     const struct js_scope_link *outer;
 } js_scope_link;
 
+/* One step of the instance path: a key (key != NULL) or an array index.
+ * Paths are kept as a stack of borrowed segments and only rendered into a
+ * JSON pointer when an error is reported. */
+typedef struct {
+    const char *key;
+    size_t len; /* key length, or the index */
+} js_seg;
+
 typedef struct {
     const tc_jsonschema *s;
     json_t *errors; /* NULL: fast mode */
     bool track_path;
-    tc_buf ipath;
+    js_seg *segs;
+    size_t nsegs, csegs;
     uint64_t work;
     uint32_t depth;
     tc_status abort;
@@ -45,6 +54,7 @@ typedef struct {
 } js_vc;
 
 static bool v_node(js_vc *vc, const js_node *n, const json_t *inst, js_eval *ev);
+static char *path_render(const js_vc *vc);
 
 /* ---- bookkeeping ---- */
 
@@ -64,8 +74,9 @@ static bool limit_hit(js_vc *vc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(vc->abort_msg, sizeof vc->abort_msg, fmt, ap);
     va_end(ap);
-    snprintf(vc->abort_path, sizeof vc->abort_path, "%s",
-             vc->ipath.data ? vc->ipath.data : "");
+    char *path = path_render(vc);
+    snprintf(vc->abort_path, sizeof vc->abort_path, "%s", path);
+    free(path);
     return false;
 }
 
@@ -78,38 +89,58 @@ static bool spend(js_vc *vc, uint64_t units)
     return vc->abort == TC_OK;
 }
 
-static size_t path_push(js_vc *vc, const char *key, size_t len)
+static size_t push_seg(js_vc *vc, const char *key, size_t len)
 {
-    size_t mark = vc->ipath.len;
+    size_t mark = vc->nsegs;
     if (!vc->track_path)
         return mark;
-    tc_buf_puts(&vc->ipath, "/");
-    for (size_t i = 0; i < len; i++) {
-        if (key[i] == '~')
-            tc_buf_puts(&vc->ipath, "~0");
-        else if (key[i] == '/')
-            tc_buf_puts(&vc->ipath, "~1");
-        else
-            tc_buf_append(&vc->ipath, key + i, 1);
+    if (vc->nsegs == vc->csegs) {
+        vc->csegs = vc->csegs ? vc->csegs * 2 : 32;
+        vc->segs = tc_realloc(vc->segs, vc->csegs * sizeof *vc->segs);
     }
+    vc->segs[vc->nsegs++] = (js_seg){key, len};
     return mark;
+}
+
+static size_t path_push(js_vc *vc, const char *key, size_t len)
+{
+    return push_seg(vc, key, len);
 }
 
 static size_t path_push_index(js_vc *vc, size_t i)
 {
-    size_t mark = vc->ipath.len;
-    if (vc->track_path)
-        tc_buf_printf(&vc->ipath, "/%zu", i);
-    return mark;
+    return push_seg(vc, NULL, i);
 }
 
 static void path_pop(js_vc *vc, size_t mark)
 {
-    if (!vc->track_path)
-        return;
-    vc->ipath.len = mark;
-    if (vc->ipath.data)
-        vc->ipath.data[mark] = 0;
+    vc->nsegs = mark;
+}
+
+/* Renders the current instance path as a JSON pointer. Caller frees. */
+static char *path_render(const js_vc *vc)
+{
+    tc_buf b;
+    tc_buf_init(&b, 1 << 20);
+    for (size_t i = 0; i < vc->nsegs; i++) {
+        const js_seg *g = &vc->segs[i];
+        if (!g->key) {
+            tc_buf_printf(&b, "/%zu", g->len);
+            continue;
+        }
+        tc_buf_puts(&b, "/");
+        const char *p = g->key, *end = g->key + g->len;
+        while (p < end) {
+            size_t run = strcspn(p, "~/");
+            if (run > (size_t)(end - p))
+                run = (size_t)(end - p);
+            tc_buf_append(&b, p, run);
+            p += run;
+            if (p < end)
+                tc_buf_puts(&b, *p++ == '~' ? "~0" : "~1");
+        }
+    }
+    return tc_buf_steal(&b);
 }
 
 static void add_error(js_vc *vc, const char *path, const char *schema_path, const char *kw,
@@ -134,9 +165,11 @@ static bool v_fail_at(js_vc *vc, const js_node *n, const char *kw, const char *c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t mark = child ? path_push(vc, child, strlen(child)) : vc->ipath.len;
+    size_t mark = child ? path_push(vc, child, strlen(child)) : vc->nsegs;
     char *spath = kw[0] ? tc_asprintf("%s/%s", n->path, kw) : tc_strdup(n->path);
-    add_error(vc, vc->ipath.data ? vc->ipath.data : "", spath, kw[0] ? kw : "false", msg);
+    char *ipath = path_render(vc);
+    add_error(vc, ipath, spath, kw[0] ? kw : "false", msg);
+    free(ipath);
     free(spath);
     path_pop(vc, mark);
     return false;
@@ -309,7 +342,7 @@ static bool v_number(js_vc *vc, const js_node *n, const json_t *inst)
         js__num_format(n->xmaximum, num, sizeof num);
         ok = v_fail(vc, n, "exclusiveMaximum", "must be < %s", num);
     }
-    if (n->multiple_of && !js__multiple_of(inst, n->multiple_of)) {
+    if (n->multiple_of && !js__multiple_of(inst, n->multiple_of, n->mo_mant, n->mo_exp)) {
         js__num_format(n->multiple_of, num, sizeof num);
         ok = v_fail(vc, n, "multipleOf", "must be a multiple of %s", num);
     }
@@ -799,7 +832,6 @@ tc_status tc_jsonschema_validate(const tc_jsonschema *s, const json_t *instance,
     js_vc vc = {.s = s, .abort = TC_OK};
     vc.errors = errors_out ? json_array() : NULL;
     vc.track_path = errors_out != NULL;
-    tc_buf_init(&vc.ipath, 1 << 16);
     bool ok = instance && v_node(&vc, s->root, instance, NULL);
     tc_status st = vc.abort != TC_OK ? vc.abort : ok ? TC_OK : TC_VALIDATION;
     if (!instance && vc.errors)
@@ -810,7 +842,7 @@ tc_status tc_jsonschema_validate(const tc_jsonschema *s, const json_t *instance,
         *errors_out = vc.errors;
     else
         json_decref(vc.errors);
-    tc_buf_free(&vc.ipath);
+    free(vc.segs);
     pcre2_match_data_free(vc.md);
     pcre2_match_context_free(vc.mctx);
     return st;

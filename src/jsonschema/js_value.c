@@ -47,21 +47,22 @@ bool js__is_integer(const json_t *v)
     return isfinite(d) && floor(d) == d;
 }
 
-/* Shortest decimal text that reads back as d ("%.*e"), 17 digits at most. */
-static int shortest_exp(double d, char *out, size_t n)
+/* Shortest decimal text ("%.*e") that reads back as d. If any text of 15
+ * significant digits or fewer round-trips, the 15-digit rounding is that text
+ * padded with zeros (d is within 2^-53 relative of it), so trying 15, 16 and
+ * 17 digits and dropping trailing zeros later finds the shortest. */
+static void shortest_exp(double d, char *out, size_t n)
 {
-    for (int prec = 0; prec < 17; prec++) {
+    for (int prec = 14; prec < 17; prec++) {
         snprintf(out, n, "%.*e", prec, d);
         if (strtod(out, NULL) == d)
-            return prec;
+            return;
     }
-    snprintf(out, n, "%.16e", d);
-    return 16;
 }
 
 /* v = mant * 10^exp exactly for the decimal text of v (sign dropped);
  * trailing zeros of mant move into exp. */
-static void decimal_of(const json_t *v, uint64_t *mant, int *exp)
+void js__decimal(const json_t *v, uint64_t *mant, int *exp)
 {
     *mant = 0;
     *exp = 0;
@@ -115,11 +116,34 @@ static bool divides_pow10(uint64_t x, int k)
     return x == 1 && twos <= k && fives <= k;
 }
 
+/* Fast exact path for a real v and a divisor b*10^eb with eb < 0 (the common
+ * "0.01"): with |v|*10^k < 2^52 (k = -eb) at most one decimal with k
+ * fractional digits rounds to v; m = round(v*10^k) is it if m/10^k reads
+ * back as v (a correctly rounded division of exact operands). If none does,
+ * v's shortest decimal has more than k fractional digits and cannot be a
+ * multiple. Returns 1/0, or -1 when the slow path must decide. */
+static int multiple_fast(const json_t *v, uint64_t b, int eb)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (!json_is_real(v) || eb >= 0 || eb < -22 || b == 0 || b > (1ULL << 52))
+        return -1;
+    double d = fabs(json_real_value(v)), p = pow10[-eb];
+    double x = d * p;
+    if (!(x < 4503599627370496.0)) /* 2^52 */
+        return -1;
+    double m = nearbyint(x);
+    if (m / p != d)
+        return 0;
+    return fmod(m, (double)b) == 0;
+}
+
 /* Exact multipleOf on the decimal values (see docs/jsonschema.md): with
  * v = a*10^ea and d = b*10^eb, v/d is an integer iff
  *   ea >= eb: b divides a*10^(ea-eb)
  *   ea <  eb: b*10^(eb-ea) divides a. */
-bool js__multiple_of(const json_t *v, const json_t *divisor)
+bool js__multiple_of(const json_t *v, const json_t *divisor, uint64_t b, int eb)
 {
     if (json_is_integer(v) && json_is_integer(divisor)) {
         json_int_t x = json_integer_value(v), y = json_integer_value(divisor);
@@ -129,10 +153,12 @@ bool js__multiple_of(const json_t *v, const json_t *divisor)
     }
     if (json_is_real(v) && !isfinite(json_real_value(v)))
         return false;
-    uint64_t a, b;
-    int ea, eb;
-    decimal_of(v, &a, &ea);
-    decimal_of(divisor, &b, &eb);
+    int fast = multiple_fast(v, b, eb);
+    if (fast >= 0)
+        return fast;
+    uint64_t a;
+    int ea;
+    js__decimal(v, &a, &ea);
     if (a == 0)
         return true;
     if (b == 0)

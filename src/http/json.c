@@ -142,7 +142,7 @@ static tc_status wrong_type(const char *name, const char *want, const json_t *v,
 tc_status tc_json_str(const json_t *obj, const char *name, bool required, size_t max,
                       const char **out, tc_err *err)
 {
-    json_t *v;
+    json_t *v = NULL;
     tc_status st = member(obj, name, required, &v, err);
     if (st != TC_OK)
         return st == TC_DECLINED ? TC_OK : st;
@@ -161,7 +161,7 @@ tc_status tc_json_str(const json_t *obj, const char *name, bool required, size_t
 
 tc_status tc_json_bool(const json_t *obj, const char *name, bool required, bool *out, tc_err *err)
 {
-    json_t *v;
+    json_t *v = NULL;
     tc_status st = member(obj, name, required, &v, err);
     if (st != TC_OK)
         return st == TC_DECLINED ? TC_OK : st;
@@ -174,7 +174,7 @@ tc_status tc_json_bool(const json_t *obj, const char *name, bool required, bool 
 tc_status tc_json_int(const json_t *obj, const char *name, bool required, int64_t min,
                       int64_t max, int64_t *out, tc_err *err)
 {
-    json_t *v;
+    json_t *v = NULL;
     tc_status st = member(obj, name, required, &v, err);
     if (st != TC_OK)
         return st == TC_DECLINED ? TC_OK : st;
@@ -191,7 +191,7 @@ tc_status tc_json_int(const json_t *obj, const char *name, bool required, int64_
 static tc_status container(const json_t *obj, const char *name, bool required, bool want_obj,
                            json_t **out, tc_err *err)
 {
-    json_t *v;
+    json_t *v = NULL;
     *out = NULL;
     tc_status st = member(obj, name, required, &v, err);
     if (st != TC_OK)

@@ -43,7 +43,7 @@ bool tc_http_route_match(const char *pattern, const char *path, tc_http_param_kv
         return false;
     const char *pp = pattern + 1, *sp = path + 1;
     for (;;) {
-        tc_slice ps, ss;
+        tc_slice ps = {0}, ss = {0};
         bool hp = next_seg(&pp, &ps), hs = next_seg(&sp, &ss);
         if (!hp || !hs) {
             if (hp != hs)

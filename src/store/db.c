@@ -248,16 +248,18 @@ tc_status tc_db_commit(tc_db_conn *c, tc_err *err)
 {
     if (!c->in_tx)
         return tc_failf(err, TC_INTERNAL, NULL, "commit without a transaction");
+    /* the driver sees in_tx still set; the transaction is over either way */
+    tc_status s = count(c->db, c->db->drv->commit(c, err));
     c->in_tx = false;
-    return count(c->db, c->db->drv->commit(c, err));
+    return s;
 }
 
 void tc_db_rollback(tc_db_conn *c)
 {
     if (!c->in_tx)
         return;
-    c->in_tx = false;
     c->db->drv->rollback(c);
+    c->in_tx = false;
 }
 
 /* ---- ping, migrations -------------------------------------------------------- */

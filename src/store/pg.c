@@ -246,6 +246,11 @@ static tc_status ensure_connected(tc_db_conn *c, tc_err *err)
     if (PQstatus(k->h) != CONNECTION_OK)
         return conn_error(k->h, err);
     tc_log(TC_LOG_WARN, "database connection was reset", NULL);
+    /* the server rolled back whatever the lost session had open: carrying
+     * on (a COMMIT on the new session would "succeed") would lose writes */
+    if (c->in_tx)
+        return tc_failf(err, TC_UNAVAILABLE, NULL,
+                        "database connection was lost inside a transaction");
     return TC_OK;
 }
 
@@ -471,8 +476,9 @@ static tc_status pg_commit(tc_db_conn *c, tc_err *err)
 
 static void pg_rollback(tc_db_conn *c)
 {
-    if (PQstatus(CONN(c)->h) == CONNECTION_OK)
-        PQclear(PQexec(CONN(c)->h, "ROLLBACK"));
+    PGconn *h = CONN(c)->h;
+    if (PQstatus(h) == CONNECTION_OK && PQtransactionStatus(h) != PQTRANS_IDLE)
+        PQclear(PQexec(h, "ROLLBACK"));
 }
 
 /* Session advisory lock per schema: instances starting together migrate one

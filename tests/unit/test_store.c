@@ -561,6 +561,39 @@ TEST(store_failed_statement_then_rollback_leaves_nothing)
     close_db(db);
 }
 
+/* PostgreSQL only: a server-side disconnect fails the statement that meets
+ * it, the next one reconnects, and a transaction that lost its session
+ * cannot be committed. */
+TEST(store_postgres_connection_loss)
+{
+    if (!pg_base())
+        return; /* SQLite has no server connection to lose */
+    tc_db *db = open_db(2);
+    tc_db_conn *c = tc_db_acquire(db), *killer = tc_db_acquire(db);
+    tc_err err;
+    tc_err_clear(&err);
+    ASSERT_OK(tc_db_begin(c, &err));
+    add_user(c, "u1", "a@example.com");
+    tc_dbv pid[] = {TC_DBV_I64(scalar(c, "SELECT pg_backend_pid()", NULL, 0))};
+    ASSERT_EQ(scalar(killer, "SELECT CASE WHEN pg_terminate_backend(CAST($1 AS INTEGER)) THEN 1 ELSE 0 END", pid, 1), 1);
+    sleep_ms(100);
+    ASSERT_STATUS(tc_db_commit(c, &err), TC_UNAVAILABLE);
+    ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM users", NULL, 0), 0);   /* reconnected */
+    /* after a reset inside a transaction, commit refuses rather than "succeed" */
+    ASSERT_OK(tc_db_begin(c, &err));
+    add_user(c, "u2", "b@example.com");
+    pid[0] = TC_DBV_I64(scalar(c, "SELECT pg_backend_pid()", NULL, 0));
+    ASSERT_EQ(scalar(killer, "SELECT CASE WHEN pg_terminate_backend(CAST($1 AS INTEGER)) THEN 1 ELSE 0 END", pid, 1), 1);
+    sleep_ms(100);
+    ASSERT(exec(c, "SELECT 1", NULL, 0) != TC_OK);                  /* meets the dead socket */
+    ASSERT_STATUS(tc_db_commit(c, &err), TC_UNAVAILABLE);           /* reset, but tx is gone */
+    ASSERT_EQ(scalar(killer, "SELECT COUNT(*) FROM users", NULL, 0), 0);
+    ASSERT_OK(exec(c, "SELECT 1", NULL, 0));
+    tc_db_release(c);
+    tc_db_release(killer);
+    close_db(db);
+}
+
 /* ---- the job state machine ------------------------------------------------------------------ */
 
 static tc_status set_status(tc_db_conn *c, const char *job, const char *status, tc_err *err)

@@ -147,7 +147,7 @@ const steps = [
       await shot('1-signup-form');
       await page.getByRole('button', { name: 'Sign up' }).click();
       await page.waitForURL('**/dashboard');
-      await page.getByTestId('user-email').filter({ hasText: email }).waitFor();
+      await page.getByTestId('user-email').filter({ hasText: email }).waitFor({ state: 'attached' });
     },
   },
   {

@@ -74,7 +74,7 @@ describe('ApiClient', () => {
   it('logs out when the refresh is refused', async () => {
     const { client, tokens, calls, ended } = setup((url) => (url === '/api/auth/refresh' ? json(401, { error: { code: 'invalid_token', message: 'reused' } }) : json(401, { error: { code: 'unauthorized', message: 'Token expired' } })));
     tokens.set('A1', 'R1');
-    const err = await client.request('GET', '/api/me').catch((e) => e);
+    const err = (await client.request('GET', '/api/me').catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.status).toBe(401);
     expect(calls.length).toBe(2); // no second retry, no refresh loop
@@ -86,7 +86,7 @@ describe('ApiClient', () => {
   it('does not refresh for unauthenticated calls such as login', async () => {
     const { client, tokens, calls, ended } = setup(() => json(401, { error: { code: 'invalid_credentials', message: 'Wrong email or password' } }));
     tokens.set('A1', 'R1');
-    const err = await client.request('POST', '/api/auth/login', { auth: false, body: {} }).catch((e) => e);
+    const err = (await client.request('POST', '/api/auth/login', { auth: false, body: {} }).catch((e: unknown) => e)) as ApiError;
     expect(err.message).toBe('Wrong email or password');
     expect(calls.length).toBe(1);
     expect(ended).not.toHaveBeenCalled();
@@ -109,7 +109,7 @@ describe('ApiClient', () => {
       if (fail) throw new TypeError('Failed to fetch');
       return new Response(null, { status: 204 });
     });
-    const err = await client.request('GET', '/x').catch((e) => e);
+    const err = (await client.request('GET', '/x').catch((e: unknown) => e)) as ApiError;
     expect(err.code).toBe('network_error');
     fail = false;
     expect(await client.request('DELETE', '/x')).toBeUndefined();

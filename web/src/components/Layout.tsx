@@ -15,7 +15,7 @@ const nav = [
 
 export function Logo() {
   return (
-    <Link to="/" className="flex items-center gap-2 font-semibold text-slate-900">
+    <Link to="/" className="flex shrink-0 items-center gap-2 font-semibold whitespace-nowrap text-slate-900">
       <img src="/favicon.svg" alt="" className="h-7 w-7" />
       <span>Tool Connect Craft</span>
     </Link>
@@ -73,7 +73,7 @@ export function AppLayout() {
       <header className="sticky top-0 z-30 border-b border-slate-200 bg-white/95 backdrop-blur">
         <div className="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4 sm:px-6">
           <Logo />
-          <nav aria-label="Main" className="ml-6 hidden flex-1 items-center gap-1 lg:flex">
+          <nav aria-label="Main" className="ml-4 hidden flex-1 items-center gap-0.5 lg:flex">
             {nav.map((n) => (
               <NavLink key={n.to} to={n.to} className={({ isActive }) => cx('rounded-md px-3 py-1.5 text-sm font-medium', isActive ? 'bg-indigo-50 text-indigo-700' : 'text-slate-600 hover:bg-slate-100 hover:text-slate-900')}>
                 {n.label}
@@ -82,10 +82,10 @@ export function AppLayout() {
           </nav>
           <div className="ml-auto flex items-center gap-3">
             <LiveDot />
-            <span className="hidden max-w-48 truncate text-sm text-slate-600 md:inline" data-testid="user-email">
+            <span className="hidden max-w-56 truncate text-sm text-slate-600 2xl:inline" data-testid="user-email">
               {user?.email}
             </span>
-            <button type="button" onClick={() => void logout()} className="hidden rounded-md px-2.5 py-1.5 text-sm font-medium text-slate-600 hover:bg-slate-100 lg:inline">
+            <button type="button" onClick={() => void logout()} className="hidden rounded-md px-2.5 py-1.5 text-sm font-medium whitespace-nowrap text-slate-600 hover:bg-slate-100 lg:inline">
               Log out
             </button>
             <button type="button" className="rounded-md p-2 text-slate-600 hover:bg-slate-100 lg:hidden" aria-expanded={open} aria-controls="mobile-nav" aria-label="Menu" onClick={() => setOpen((o) => !o)}>

@@ -143,7 +143,7 @@ export function Empty({ title, children, action }: { title: string; children?: R
 }
 
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
-  const notBuilt = error instanceof ApiError && (error.status === 404 || error.status === 405 || error.status === 501) && error.code.startsWith('http_');
+  const notBuilt = error instanceof ApiError && ((error.status === 404 && /^no such endpoint/.test(error.message)) || error.status === 501);
   return (
     <div role="alert" className="rounded-lg bg-red-50 px-4 py-4 ring-1 ring-red-200">
       <p className="text-sm font-semibold text-red-800">{notBuilt ? 'This part of the server is not available yet.' : 'Could not load this.'}</p>

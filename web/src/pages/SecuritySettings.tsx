@@ -76,7 +76,7 @@ function SessionsCard() {
                     <p className="truncate text-slate-900">{s.user_agent || 'Unknown browser'} {s.current && <Badge color="green">this browser</Badge>}</p>
                     <p className="text-xs text-slate-500">{s.ip ?? ''} · signed in {fmtTime(s.created_at)} · active {fmtRelative(s.last_used_at ?? s.created_at)}</p>
                   </div>
-                  {!s.current && <Button size="sm" variant="danger" busy={revoke.isPending && revoke.variables === s.id} onClick={() => revoke.mutate(s.id)}>Sign out</Button>}
+                  {!s.current && <Button size="sm" variant="danger" className="self-start sm:self-auto" busy={revoke.isPending && revoke.variables === s.id} onClick={() => revoke.mutate(s.id)}>Sign out</Button>}
                 </li>
               ))}
             </ul>

@@ -206,22 +206,119 @@ static bool claim_int(json_t *o, const char *name, int64_t *dst)
     return true;
 }
 
+static signed char b64_tab[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_init(void)
+{
+    static const char alpha[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    memset(b64_tab, -1, sizeof b64_tab);
+    for (int i = 0; i < 64; i++)
+        b64_tab[(unsigned char)alpha[i]] = (signed char)i;
+}
+
+/* base64url without padding into out (cap bytes); -1 on a bad character,
+ * a bad length or overflow. Table-driven: this runs on every request. */
+static long b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap)
+{
+    pthread_once(&b64_once, b64_init);
+    if (n % 4 == 1 || n / 4 * 3 + 2 > cap)
+        return -1;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_tab[(unsigned char)s[i]];
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return (long)o;
+}
+
+/* Exact match of a literal at *p; advances. */
+static bool lit(const char **p, const char *end, const char *l)
+{
+    size_t n = strlen(l);
+    if ((size_t)(end - *p) < n || memcmp(*p, l, n) != 0)
+        return false;
+    *p += n;
+    return true;
+}
+
+/* A string without escapes up to the closing quote, at most cap-1 bytes. */
+static bool plain_str(const char **p, const char *end, char *dst, size_t cap)
+{
+    const char *q = memchr(*p, '"', (size_t)(end - *p));
+    if (!q || (size_t)(q - *p) >= cap || memchr(*p, '\\', (size_t)(q - *p)))
+        return false;
+    memcpy(dst, *p, (size_t)(q - *p));
+    dst[q - *p] = '\0';
+    *p = q;
+    return true;
+}
+
+static bool plain_int(const char **p, const char *end, int64_t *v)
+{
+    int64_t x = 0;
+    const char *q = *p;
+    while (q < end && *q >= '0' && *q <= '9' && q - *p < 18)
+        x = x * 10 + (*q++ - '0');
+    if (q == *p)
+        return false;
+    *v = x;
+    *p = q;
+    return true;
+}
+
+/* Fast path for the exact payload tc_auth_jwt_sign writes (jansson keeps
+ * insertion order): {"iss":"..","sub":"..","sid":"..","jti":"..","iat":N,"exp":N}.
+ * Only reached after the signature matched, so the text is ours; anything
+ * else (e.g. an issuer with escapes) falls back to the JSON parser. */
+static bool claims_fast(const char *s, size_t n, tc_jwt_claims *c)
+{
+    const char *p = s, *end = s + n;
+    return lit(&p, end, "{\"iss\":\"") && plain_str(&p, end, c->iss, sizeof c->iss) &&
+           lit(&p, end, "\",\"sub\":\"") && plain_str(&p, end, c->sub, sizeof c->sub) &&
+           lit(&p, end, "\",\"sid\":\"") && plain_str(&p, end, c->sid, sizeof c->sid) &&
+           lit(&p, end, "\",\"jti\":\"") && plain_str(&p, end, c->jti, sizeof c->jti) &&
+           lit(&p, end, "\",\"iat\":") && plain_int(&p, end, &c->iat) &&
+           lit(&p, end, ",\"exp\":") && plain_int(&p, end, &c->exp) && lit(&p, end, "}") &&
+           p == end;
+}
+
+static bool claims_json(const char *s, size_t n, tc_jwt_claims *c)
+{
+    json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, NULL);
+    bool ok = json_is_object(o) && claim_str(o, "sub", c->sub, sizeof c->sub) &&
+              claim_str(o, "sid", c->sid, sizeof c->sid) &&
+              claim_str(o, "jti", c->jti, sizeof c->jti) &&
+              claim_str(o, "iss", c->iss, sizeof c->iss) && claim_int(o, "iat", &c->iat) &&
+              claim_int(o, "exp", &c->exp);
+    json_decref(o);
+    return ok;
+}
+
 static tc_status parse_claims(const char *p64, size_t n, tc_jwt_claims *c, tc_err *err)
 {
-    unsigned char *raw = NULL;
-    size_t rawlen = 0;
-    if (tc_base64url_decode(p64, n, &raw, &rawlen) != TC_OK)
+    unsigned char raw[TC_AUTH_TOKEN_MAX];
+    long rawlen = b64url_decode(p64, n, raw, sizeof raw);
+    if (rawlen < 0)
         return bad_token(err, "payload is not base64url");
-    json_t *o = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
-    free(raw);
-    tc_status st = TC_OK;
-    if (!json_is_object(o) || !claim_str(o, "sub", c->sub, sizeof c->sub) ||
-        !claim_str(o, "sid", c->sid, sizeof c->sid) || !claim_str(o, "jti", c->jti, sizeof c->jti) ||
-        !claim_str(o, "iss", c->iss, sizeof c->iss) || !claim_int(o, "iat", &c->iat) ||
-        !claim_int(o, "exp", &c->exp) || !tc_uuid_valid(c->sub) || !tc_uuid_valid(c->sid))
-        st = bad_token(err, "claims are missing or malformed");
-    json_decref(o);
-    return st;
+    bool ok = claims_fast((const char *)raw, (size_t)rawlen, c);
+    if (!ok) {
+        memset(c, 0, sizeof *c);
+        ok = claims_json((const char *)raw, (size_t)rawlen, c);
+    }
+    if (!ok || !tc_uuid_valid(c->sub) || !tc_uuid_valid(c->sid))
+        return bad_token(err, "claims are missing or malformed");
+    return TC_OK;
 }
 
 tc_status tc_auth_jwt_verify(const unsigned char key[32], const char *token, size_t len,

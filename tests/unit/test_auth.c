@@ -68,6 +68,23 @@ TEST(jwt_sign_verify_roundtrip)
     free(tok);
 }
 
+TEST(jwt_issuer_with_escapes_roundtrips)
+{
+    unsigned char key[32];
+    test_key(key);
+    tc_jwt_claims c, got;
+    sample_claims(&c, 1800000000);
+    strcpy(c.iss, "https://x.test/a\"b\\c/\u00e9");
+    char *tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
+    tc_err err;
+    ASSERT_OK(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.iat, &got, &err));
+    ASSERT_STR_EQ(got.iss, c.iss);
+    ASSERT_STR_EQ(got.sub, c.sub);
+    ASSERT_EQ(got.exp, c.exp);
+    free(tok);
+}
+
 TEST(jwt_tampered_signature_rejected)
 {
     unsigned char key[32];

@@ -9,82 +9,11 @@
 
 #include "runner.h"
 #include "store/db.h"
+#include "test_store_fixture.h"
 
 /* ---- fixtures ------------------------------------------------------------- */
 
-static char pg_schema[64];
-
-static const char *pg_base(void)
-{
-    const char *u = getenv("TC_TEST_PG_URL");
-    return u && *u ? u : NULL;
-}
-
-static void admin_exec(const char *sql)
-{
-    tc_db *db = NULL;
-    tc_err err;
-    tc_err_clear(&err);
-    tc_status s = tc_db_open(pg_base(), 1, &db, &err);
-    if (s != TC_OK)
-        tc_test_fail(__FILE__, __LINE__, "open %s: %s", pg_base(), err.message);
-    tc_db_conn *c = tc_db_acquire(db);
-    s = tc_db_exec(c, sql, NULL, 0, NULL, &err);
-    tc_db_release(c);
-    tc_db_close(db);
-    if (s != TC_OK)
-        tc_test_fail(__FILE__, __LINE__, "%s: %s", sql, err.message);
-}
-
-/* The URL of a database no other test touches. */
-static char *test_url(void)
-{
-    const char *base = pg_base();
-    if (!base)
-        return tc_asprintf("sqlite:%s/store.db", tc_test_tmpdir());
-    char id[37];
-    tc_uuid(id);
-    snprintf(pg_schema, sizeof(pg_schema), "t_%.8s%.4s", id, id + 9);
-    char *sql = tc_asprintf("CREATE SCHEMA %s", pg_schema);
-    admin_exec(sql);
-    tc_free(sql);
-    return tc_asprintf("%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",
-                       pg_schema);
-}
-
-static tc_db *open_plain(int pool)
-{
-    char *url = test_url();
-    tc_db *db = NULL;
-    tc_err err;
-    tc_err_clear(&err);
-    tc_status s = tc_db_open(url, pool, &db, &err);
-    tc_free(url);
-    if (s != TC_OK)
-        tc_test_fail(__FILE__, __LINE__, "open: %s", err.message);
-    return db;
-}
-
-static tc_db *open_db(int pool)
-{
-    tc_db *db = open_plain(pool);
-    tc_err err;
-    tc_err_clear(&err);
-    if (tc_db_migrate(db, &err) != TC_OK)
-        tc_test_fail(__FILE__, __LINE__, "migrate: %s", err.message);
-    return db;
-}
-
-static void close_db(tc_db *db)
-{
-    tc_db_close(db);
-    if (pg_base() && pg_schema[0]) {
-        char *sql = tc_asprintf("DROP SCHEMA %s CASCADE", pg_schema);
-        admin_exec(sql);
-        tc_free(sql);
-        pg_schema[0] = '\0';
-    }
-}
+/* fixtures: test_store_fixture.h (a fresh database per test, either backend) */
 
 static tc_status exec(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t n)
 {
@@ -204,7 +133,7 @@ TEST(store_sqlite_memory_is_one_connection)
 
 TEST(store_migrate_twice_is_idempotent)
 {
-    tc_db *db = open_plain(2);
+    tc_db *db = tc_test_store_open_plain(2);
     tc_err err;
     tc_err_clear(&err);
     ASSERT_OK(tc_db_migrate(db, &err));
@@ -222,7 +151,7 @@ TEST(store_migrate_twice_is_idempotent)
     ASSERT_EQ(scalar(c, "SELECT MAX(version) FROM schema_migrations", NULL, 0), v);
     ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM users", NULL, 0), 1);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 typedef struct {
@@ -248,7 +177,7 @@ static void *migrator(void *p)
 /* Instances starting together: every one succeeds, each version once. */
 TEST(store_concurrent_migrations_are_safe)
 {
-    char *url = test_url();
+    char *url = tc_test_store_url();
     enum { N = 4 };
     pthread_t t[N];
     migrator_arg a[N];
@@ -271,12 +200,12 @@ TEST(store_concurrent_migrations_are_safe)
     ASSERT(scalar(c, "SELECT COUNT(*) FROM schema_migrations WHERE version = 1", NULL, 0) == 1);
     tc_db_release(c);
     tc_free(url);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 TEST(store_migrate_refuses_newer_schema)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     EXEC0(c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)");
     tc_db_release(c);
@@ -284,12 +213,12 @@ TEST(store_migrate_refuses_newer_schema)
     tc_err_clear(&err);
     ASSERT_STATUS(tc_db_migrate(db, &err), TC_DB);
     ASSERT_STR_CONTAINS(err.message, "newer");
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 TEST(store_ping_and_stats)
 {
-    tc_db *db = open_db(3);
+    tc_db *db = tc_test_store_open(3);
     tc_err err;
     tc_err_clear(&err);
     ASSERT_OK(tc_db_ping(db, &err));
@@ -307,7 +236,7 @@ TEST(store_ping_and_stats)
     ASSERT_EQ(st.errors, errors + 1);
     tc_db_release(a);
     tc_db_release(b);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* ---- values ----------------------------------------------------------------------- */
@@ -322,7 +251,7 @@ static void make_values_table(tc_db_conn *c)
 
 TEST(store_bind_every_type)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     make_values_table(c);
     const char *text = "it's \"quoted\" \\ back$1slash; -- not a comment \xc3\xa9\xe2\x9c\x93\xf0\x9f\x98\x80";
@@ -391,12 +320,12 @@ TEST(store_bind_every_type)
     ASSERT_STR_EQ(tc_db_rows_text(r, 0), "$1 stays");
     tc_db_rows_free(r);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 TEST(store_param_count_mismatch_is_an_error)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     tc_dbv p[] = {TC_DBV_STR("x")};
     ASSERT(exec(c, "SELECT COUNT(*) FROM users WHERE id = $1 AND email = $2", p, 1) != TC_OK);
@@ -407,12 +336,12 @@ TEST(store_param_count_mismatch_is_an_error)
     /* the connection still works afterwards */
     ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM users", NULL, 0), 0);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 TEST(store_returning_and_monotonic_ids)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     add_user(c, "u1", "a@example.com");
     add_job(c, "j1", "u1");
@@ -433,14 +362,14 @@ TEST(store_returning_and_monotonic_ids)
                                  " RETURNING id", dup, 2, &r, &err), TC_CONFLICT);
     ASSERT_NULL(r);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* ---- constraints ---------------------------------------------------------------------- */
 
 TEST(store_unique_violation_is_conflict)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     add_user(c, "u1", "Alice@Example.com");
     tc_dbv same_case[] = {TC_DBV_STR("u2"), TC_DBV_STR("alice@example.COM")};
@@ -468,12 +397,12 @@ TEST(store_unique_violation_is_conflict)
     ASSERT_EQ(n, 0);
     ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM users", NULL, 0), 1);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 TEST(store_checked_enumerations_and_foreign_keys)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     add_user(c, "u1", "a@example.com");
     tc_dbv bad_auth[] = {TC_DBV_STR("c1"), TC_DBV_STR("x"), TC_DBV_STR("oauth")};
@@ -496,14 +425,14 @@ TEST(store_checked_enumerations_and_foreign_keys)
     ASSERT_STATUS(exec(c, "INSERT INTO webhooks (id, user_id, url, secret) VALUES ('w1', $1, 'https://x', $2)",
                        orphan, 2), TC_CONFLICT);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
 TEST(store_transactions_commit_and_rollback)
 {
-    tc_db *db = open_db(2);
+    tc_db *db = tc_test_store_open(2);
     tc_db_conn *c = tc_db_acquire(db), *other = tc_db_acquire(db);
     tc_err err;
     tc_err_clear(&err);
@@ -536,12 +465,12 @@ TEST(store_transactions_commit_and_rollback)
     ASSERT_EQ(scalar(other, "SELECT COUNT(*) FROM users", NULL, 0), 2);
     tc_db_release(c);
     tc_db_release(other);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 TEST(store_failed_statement_then_rollback_leaves_nothing)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     tc_err err;
     tc_err_clear(&err);
@@ -558,7 +487,7 @@ TEST(store_failed_statement_then_rollback_leaves_nothing)
     ASSERT_OK(tc_db_commit(c, &err));
     ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM users", NULL, 0), 1);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* PostgreSQL only: a server-side disconnect fails the statement that meets
@@ -566,9 +495,9 @@ TEST(store_failed_statement_then_rollback_leaves_nothing)
  * cannot be committed. */
 TEST(store_postgres_connection_loss)
 {
-    if (!pg_base())
+    if (!tc_test_store_pg_url())
         return; /* SQLite has no server connection to lose */
-    tc_db *db = open_db(2);
+    tc_db *db = tc_test_store_open(2);
     tc_db_conn *c = tc_db_acquire(db), *killer = tc_db_acquire(db);
     tc_err err;
     tc_err_clear(&err);
@@ -591,7 +520,7 @@ TEST(store_postgres_connection_loss)
     ASSERT_OK(exec(c, "SELECT 1", NULL, 0));
     tc_db_release(c);
     tc_db_release(killer);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* ---- the job state machine ------------------------------------------------------------------ */
@@ -605,7 +534,7 @@ static tc_status set_status(tc_db_conn *c, const char *job, const char *status, 
 
 TEST(store_job_transitions_enforced)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     tc_err err;
     add_user(c, "u1", "a@example.com");
@@ -655,7 +584,7 @@ TEST(store_job_transitions_enforced)
     due[0] = TC_DBV_STR("j7");
     ASSERT_STATUS(exec(c, ins, due, 2), TC_CONFLICT);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* ---- account deletion ---------------------------------------------------------------------------- */
@@ -728,7 +657,7 @@ static int64_t rows_of(tc_db_conn *c, const char *table, const char *user)
 
 TEST(store_deleting_a_user_removes_all_their_rows)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     fill_user(c, "alice", "a");
     fill_user(c, "bob", "b");
@@ -752,14 +681,14 @@ TEST(store_deleting_a_user_removes_all_their_rows)
     ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM connector_tools", NULL, 0), 1);
     ASSERT_EQ(scalar(c, "SELECT COUNT(*) FROM health_results", NULL, 0), 1);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* ---- timestamps ------------------------------------------------------------------------------------- */
 
 TEST(store_timestamps_maintained)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     int64_t before = tc_now_ms();
     add_user(c, "u1", "a@example.com");
@@ -788,7 +717,7 @@ TEST(store_timestamps_maintained)
     EXEC_OK(c, "UPDATE pipeline_jobs SET status = 'running' WHERE id = $1", TC_DBV_STR("j1"));
     ASSERT(scalar(c, "SELECT updated_at FROM pipeline_jobs WHERE id = $1", j, 1) >= job_updated + 15);
     tc_db_release(c);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 /* ---- the pool under threads ---------------------------------------------------------------------------- */
@@ -838,7 +767,7 @@ static void *worker(void *p)
 
 TEST(store_pool_under_concurrent_threads)
 {
-    tc_db *db = open_db(4);
+    tc_db *db = tc_test_store_open(4);
     tc_db_conn *c = tc_db_acquire(db);
     add_user(c, "u1", "a@example.com");
     tc_db_release(c);
@@ -862,12 +791,12 @@ TEST(store_pool_under_concurrent_threads)
     ASSERT_EQ(st.pool_size, 4);
     ASSERT(st.queries >= THREADS * PER_THREAD);
     ASSERT_EQ(st.errors, 0);
-    close_db(db);
+    tc_test_store_close(db);
 }
 
 TEST(store_acquire_waits_for_a_free_connection)
 {
-    tc_db *db = open_db(1);
+    tc_db *db = tc_test_store_open(1);
     tc_db_conn *c = tc_db_acquire(db);
     pthread_t t;
     worker_arg a = {.db = db, .n = 0};
@@ -882,5 +811,5 @@ TEST(store_acquire_waits_for_a_free_connection)
     ASSERT_EQ(a.failures, 0);
     tc_db_stats_get(db, &st);
     ASSERT(st.waits >= 1);
-    close_db(db);
+    tc_test_store_close(db);
 }

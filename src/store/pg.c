@@ -527,6 +527,12 @@ static void quiet_notices(void *arg, const char *message)
     (void)message;
 }
 
+static const char session_defaults[] =
+    "SELECT set_config('statement_timeout', '30s', false)"
+    " WHERE current_setting('statement_timeout') = '0';"
+    "SELECT set_config('idle_in_transaction_session_timeout', '60s', false)"
+    " WHERE current_setting('idle_in_transaction_session_timeout') = '0'";
+
 static tc_status pg_connect(tc_db_conn *c, tc_err *err)
 {
     pg_db *d = c->db->priv;
@@ -542,7 +548,16 @@ static tc_status pg_connect(tc_db_conn *c, tc_err *err)
         return s;
     }
     PQsetNoticeProcessor(k->h, quiet_notices, NULL);
-    return TC_OK;
+    /* bounds for a stuck statement or a leaked transaction, unless the URL
+     * (options=-c ...) or the server configuration chose its own */
+    PGresult *res = PQexec(k->h, session_defaults);
+    tc_status s = result_ok(res) ? TC_OK : map_result_error(k->h, res, err);
+    PQclear(res);
+    if (s != TC_OK) {
+        PQfinish(k->h);
+        k->h = NULL;
+    }
+    return s;
 }
 
 static void pg_disconnect(tc_db_conn *c)

@@ -523,6 +523,29 @@ TEST(store_postgres_connection_loss)
     tc_test_store_close(db);
 }
 
+TEST(store_postgres_statement_timeout)
+{
+    if (!tc_test_store_pg_url())
+        return; /* PostgreSQL only */
+    tc_db *db = tc_test_store_open(1);
+    tc_db_conn *c = tc_db_acquire(db);
+    tc_db_rows *r = NULL;
+    tc_err err;
+    tc_err_clear(&err);
+    /* the pool's default bound is set on every connection */
+    ASSERT_OK(tc_db_query(c, "SELECT current_setting('statement_timeout')", NULL, 0, &r, &err));
+    ASSERT(tc_db_rows_next(r));
+    ASSERT_STR_EQ(tc_db_rows_text(r, 0), "30s");
+    tc_db_rows_free(r);
+    ASSERT_OK(tc_db_begin(c, &err));
+    EXEC0(c, "SET LOCAL statement_timeout = '50ms'");
+    ASSERT_STATUS(exec(c, "SELECT pg_sleep(2)", NULL, 0), TC_TIMEOUT);
+    tc_db_rollback(c);
+    ASSERT_OK(exec(c, "SELECT 1", NULL, 0));
+    tc_db_release(c);
+    tc_test_store_close(db);
+}
+
 /* ---- the job state machine ------------------------------------------------------------------ */
 
 static tc_status set_status(tc_db_conn *c, const char *job, const char *status, tc_err *err)

@@ -108,6 +108,17 @@ static tc_status add_refresh(tc_auth *a, tc_db_conn *c, const char *user_id,
                                   now + a->refresh_ttl_s * 1000, err);
 }
 
+/* Copies an untrusted header value for display: printable ASCII only (other
+ * bytes become '?'), truncated to cap - 1. Header bytes need not be UTF-8,
+ * and the sessions list must always be valid JSON. */
+static void copy_printable(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < cap; i++)
+        dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+    dst[i] = '\0';
+}
+
 /* A new session (refresh-token family) with its first refresh token. */
 static tc_status open_session(tc_auth *a, tc_db_conn *c, const char *user_id,
                               const tc_auth_client *cl, int64_t now, tc_auth_tokens *out,
@@ -118,10 +129,10 @@ static tc_status open_session(tc_auth *a, tc_db_conn *c, const char *user_id,
     tc_uuid(s.id);
     s.created_at = now;
     s.expires_at = now + a->refresh_ttl_s * 1000;
-    if (cl && cl->user_agent)
-        snprintf(s.user_agent, sizeof s.user_agent, "%s", cl->user_agent);
-    if (cl && cl->addr)
-        snprintf(s.ip, sizeof s.ip, "%s", cl->addr);
+    if (cl) {
+        copy_printable(s.user_agent, sizeof s.user_agent, cl->user_agent);
+        copy_printable(s.ip, sizeof s.ip, cl->addr);
+    }
     tc_status st = tc_repo_session_insert(c, user_id, &s, err);
     if (st == TC_OK)
         st = add_refresh(a, c, user_id, s.id, now, out, err);

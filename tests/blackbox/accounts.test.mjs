@@ -190,6 +190,18 @@ describe('accounts', () => {
     assertError(await srv.request('DELETE', '/api/sessions/not-a-uuid', { headers: bearer(bob.access_token) }), 404);
   });
 
+  test('sessions list survives odd user agents (non-UTF-8 bytes, very long)', async () => {
+    const ua = 'caf\xe9 ' + 'x'.repeat(400);
+    const s = assertTokens(await login('bob@example.com', 'bob-password-1', { 'User-Agent': ua }), 200, 'bob@example.com');
+    const r = await srv.request('GET', '/api/sessions', { headers: bearer(s.access_token) });
+    assert.equal(r.status, 200, r.text);
+    const mine = r.json.items.find((x) => x.current);
+    assert.ok(mine, r.text);
+    assert.ok(mine.user_agent.startsWith('caf? xxx'), mine.user_agent);
+    assert.ok(mine.user_agent.length <= 255);
+    assert.equal(mine.ip, '127.0.0.1');
+  });
+
   test('revoking a specific session kills exactly its tokens', async () => {
     const s = assertTokens(await login('bob@example.com', 'bob-password-1'), 200, 'bob@example.com');
     const list = (await srv.request('GET', '/api/sessions', { headers: bearer(s.access_token) })).json.items;

@@ -423,10 +423,6 @@ static tc_status sq_setup(tc_db *db, const char *url, int *pool_size, tc_err *er
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&d->wfree, &ca);
     pthread_condattr_destroy(&ca);
-    if (!d->memory) {
-        checkpointer_start(d);
-        d->ck_inited = true;
-    }
     return TC_OK;
 }
 
@@ -472,6 +468,12 @@ static tc_status sq_connect(tc_db_conn *c, tc_err *err)
         sqlite3_close(k->h);
         k->h = NULL;
         return s;
+    }
+    /* once the file exists and is in WAL mode */
+    sq_db *d = DB(c);
+    if (!d->memory && !d->ck_inited) {
+        checkpointer_start(d);
+        d->ck_inited = true;
     }
     return TC_OK;
 }

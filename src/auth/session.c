@@ -144,8 +144,11 @@ tc_status tc_auth_refresh(tc_auth *a, const char *refresh_token, const tc_auth_c
     if (st != TC_OK)
         goto release;
     st = rotate(a, c, hash, &rt, out, &commit, err);
-    if (st == TC_OK)
+    if (st == TC_OK) {
         st = tc_repo_user_get(c, rt.user_id, &u, err);
+        if (st == TC_NOT_FOUND) /* deleted meanwhile */
+            st = bad_refresh(err, "invalid_refresh_token", "refresh token is not valid");
+    }
     if (st == TC_OK || commit) {
         tc_err cerr;
         tc_status cst = tc_db_commit(c, &cerr);

@@ -595,6 +595,22 @@ TEST(svc_api_keys_and_delete_account)
     ASSERT_STATUS(auth_with(a, key, &p, &err), TC_UNAUTHORIZED);
 
     ASSERT_OK(tc_auth_delete_account(a, ta.user.id, &err));
+    /* the cascade removed every account row of the user */
+    static const char *const tables[] = {"sessions", "refresh_tokens", "api_keys", "users"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char *sql = tc_asprintf("SELECT COUNT(*) FROM %s WHERE %s = $1", tables[i],
+                                i == 3 ? "id" : "user_id");
+        const tc_dbv prm[] = {TC_DBV_STR(ta.user.id)};
+        tc_db_rows *r = NULL;
+        tc_db_conn *c = tc_db_acquire(svc_db);
+        ASSERT_OK(tc_db_query(c, sql, prm, 1, &r, &err));
+        ASSERT_TRUE(tc_db_rows_next(r));
+        ASSERT_EQ(tc_db_rows_int(r, 0), 0);
+        tc_db_rows_free(r);
+        tc_db_release(c);
+        free(sql);
+    }
+    ASSERT_STATUS(tc_auth_delete_account(a, ta.user.id, &err), TC_NOT_FOUND);
     ASSERT_STATUS(auth_with(a, ta.access_token, &p, &err), TC_UNAUTHORIZED);
     int64_t retry;
     tc_auth_tokens tx;

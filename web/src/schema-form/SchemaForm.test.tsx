@@ -143,6 +143,16 @@ describe('SchemaForm', () => {
     expect(screen.getByLabelText(/^title/).getAttribute('aria-invalid')).toBeNull();
   });
 
+  it('says so when a tool takes no arguments, and offers JSON for open objects', () => {
+    const { unmount } = render(<Harness s={{ type: 'object', properties: {}, additionalProperties: false }} />);
+    expect(screen.getByText('This tool takes no arguments.')).toBeTruthy();
+    unmount();
+    let last: unknown;
+    render(<Harness s={{ type: 'object' }} onValue={(v) => (last = v)} />);
+    fireEvent.change(screen.getByLabelText(/^Arguments \(JSON\)/), { target: { value: '{"a": 1}' } });
+    expect(last).toEqual({ a: 1 });
+  });
+
   it('normalises the error path notations', () => {
     expect(normalizePath('/arguments/a/0/b', 'arguments')).toBe('a.0.b');
     expect(normalizePath('$.a[0].b')).toBe('a.0.b');

@@ -27,9 +27,14 @@ export function SchemaForm({ schema, value, onChange, errors = {}, idPrefix = 'f
       </fieldset>
     );
   }
+  const isObject = schema.type === 'object' || (Array.isArray(schema.type) && schema.type.includes('object')) || schema.properties !== undefined;
+  const closed = schema.additionalProperties === false || (schema.properties !== undefined && schema.additionalProperties === undefined);
+  if (isObject && closed && Object.keys(schema.properties ?? {}).length === 0) {
+    return <p className="text-sm text-slate-500">This tool takes no arguments.</p>;
+  }
   return (
     <fieldset disabled={disabled}>
-      <SchemaField name="value" schema={schema} value={value} onChange={onChange} path={[]} errors={errors} idPrefix={idPrefix} required />
+      <SchemaField name={isObject ? 'Arguments (JSON)' : 'value'} schema={schema} value={value} onChange={onChange} path={[]} errors={errors} idPrefix={idPrefix} required />
     </fieldset>
   );
 }

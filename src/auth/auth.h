@@ -53,6 +53,10 @@ tc_status tc_auth_password_hash(const char *pw, char **encoded, tc_err *err);
 /* True when pw matches the encoded hash. Never logs either. */
 bool tc_auth_password_verify(const char *encoded, const char *pw);
 
+/* True when the hash was made with other parameters than the current ones
+ * (login then re-hashes the password, so raising the cost needs no migration). */
+bool tc_auth_password_needs_rehash(const char *encoded);
+
 /* Tests only: lowers the argon2 cost so suites stay fast. Production code
  * never calls this; the defaults are the documented OWASP parameters. */
 void tc_auth__set_password_cost(uint32_t t_cost, uint32_t m_kib);

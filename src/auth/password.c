@@ -1,6 +1,7 @@
 /* Passwords (argon2id through libargon2) and e-mail normalization. */
 #include <argon2.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,14 @@ bool tc_auth_password_verify(const char *encoded, const char *pw)
     if (!encoded || !pw || strncmp(encoded, "$argon2id$", 10) != 0)
         return false;
     return argon2id_verify(encoded, pw, strlen(pw)) == ARGON2_OK;
+}
+
+bool tc_auth_password_needs_rehash(const char *encoded)
+{
+    char want[64];
+    snprintf(want, sizeof want, "$argon2id$v=19$m=%u,t=%u,p=%u$", (unsigned)atomic_load(&cost_m_kib),
+             (unsigned)atomic_load(&cost_t), (unsigned)ARGON2_P);
+    return !encoded || strncmp(encoded, want, strlen(want)) != 0;
 }
 
 /* ---- e-mail ---------------------------------------------------------------- */

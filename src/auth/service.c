@@ -299,6 +299,23 @@ static tc_status login_session(tc_auth *a, const tc_repo_user *u, const tc_auth_
     return st;
 }
 
+/* Upgrades a hash made with older parameters, best effort: a failure is
+ * logged and the login goes on (the old hash still verifies). */
+static void rehash_if_needed(tc_auth *a, const tc_repo_user *u, const char *password)
+{
+    char *hash = NULL;
+    tc_err err;
+    if (!tc_auth_password_needs_rehash(u->password_hash))
+        return;
+    if (tc_auth_password_hash(password, &hash, &err) == TC_OK) {
+        tc_db_conn *c = tc_db_acquire(a->db);
+        tc_repo_user_set_password(c, u->id, hash, tc_now_ms(), &err);
+        tc_db_release(c);
+        tc_log(TC_LOG_INFO, "password re-hashed with current parameters", "user_id", u->id, NULL);
+    }
+    tc_free(hash);
+}
+
 tc_status tc_auth_login(tc_auth *a, const char *email, const char *password,
                         const tc_auth_client *cl, tc_auth_tokens *out, int64_t *retry_after_s,
                         tc_err *err)
@@ -327,6 +344,7 @@ tc_status tc_auth_login(tc_auth *a, const char *email, const char *password,
         tc_log(TC_LOG_INFO, "login failed", "user_id", found ? u.id : "-", NULL);
         return tc_failc(err, TC_UNAUTHORIZED, "invalid_credentials", NULL, "%s", BAD_LOGIN);
     }
+    rehash_if_needed(a, &u, password);
     st = login_session(a, &u, cl, out, err);
     if (st == TC_OK)
         st = tc_auth__issue_access(a, u.id, out->session_id, out);

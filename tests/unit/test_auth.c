@@ -720,3 +720,28 @@ TEST(svc_concurrent_refresh_one_winner_at_most)
     tc_auth_tokens_clear(&t);
     svc_free(a);
 }
+
+TEST(svc_login_rehashes_old_parameters)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t;
+    tc_err err;
+    int64_t retry;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t, &err));
+    tc_auth_tokens_clear(&t);
+    tc_auth__set_password_cost(2, 128); /* the operator raised the cost */
+    ASSERT_OK(tc_auth_login(a, "alice@example.com", "password-1", NULL, &t, &retry, &err));
+    tc_auth_tokens_clear(&t);
+    tc_db_conn *c = tc_db_acquire(svc_db);
+    tc_db_rows *r = NULL;
+    const tc_dbv prm[] = {TC_DBV_STR("alice@example.com")};
+    ASSERT_OK(tc_db_query(c, "SELECT password_hash FROM users WHERE email = $1", prm, 1, &r, &err));
+    ASSERT_TRUE(tc_db_rows_next(r));
+    ASSERT(strncmp(tc_db_rows_text(r, 0), "$argon2id$v=19$m=128,t=2,p=1$", 29) == 0);
+    ASSERT_FALSE(tc_auth_password_needs_rehash(tc_db_rows_text(r, 0)));
+    tc_db_rows_free(r);
+    tc_db_release(c);
+    ASSERT_OK(tc_auth_login(a, "alice@example.com", "password-1", NULL, &t, &retry, &err));
+    tc_auth_tokens_clear(&t);
+    svc_free(a);
+}

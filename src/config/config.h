@@ -34,6 +34,18 @@ typedef struct tc_config {
     int64_t provider_timeout_ms; /* TC_PROVIDER_TIMEOUT_MS credential checks */
     int64_t access_ttl_s;    /* TC_ACCESS_TTL seconds */
     int64_t refresh_ttl_s;   /* TC_REFRESH_TTL seconds */
+    int64_t http_max_connections; /* TC_HTTP_MAX_CONNECTIONS */
+    int64_t stream_heartbeat_ms;  /* TC_STREAM_HEARTBEAT_MS */
+    int64_t stream_queue_bytes;   /* TC_STREAM_QUEUE_BYTES */
+    int64_t stream_ticket_ttl_s;  /* TC_STREAM_TICKET_TTL seconds */
+    int64_t stream_retain_s;      /* TC_STREAM_RETAIN seconds */
+    int64_t stream_retain_max;    /* TC_STREAM_RETAIN_MAX rows */
+    int64_t stream_prune_ms;      /* TC_STREAM_PRUNE_MS */
+    int64_t job_workers;      /* TC_JOB_WORKERS */
+    int64_t job_wait_ms;      /* TC_JOB_WAIT_MS */
+    int64_t job_timeout_ms;   /* TC_JOB_TIMEOUT_MS */
+    int64_t job_response_max; /* TC_JOB_RESPONSE_MAX bytes */
+    int64_t job_poll_ms;      /* TC_JOB_POLL_MS */
 } tc_config;
 
 /* Fills defaults, then the environment, then argv flags (--name=value or

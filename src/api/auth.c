@@ -23,12 +23,30 @@ const tc_auth_principal *tc_api__principal(tc_http_req *req)
     return (const tc_auth_principal *)req->auth;
 }
 
+/* JSON-Schema-like keyword for a validation message of ours. */
+static const char *keyword_of(const char *msg)
+{
+    static const struct {
+        const char *needle, *keyword;
+    } map[] = {
+        {"is required", "required"},
+        {"at least", "minLength"},
+        {"must not be empty", "minLength"},
+        {"at most", "maxLength"},
+        {"must be a", "type"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strstr(msg, map[i].needle))
+            return map[i].keyword;
+    return "format";
+}
+
 tc_status tc_api__details(tc_http_req *req, tc_status st, const tc_err *err)
 {
     if (st != TC_VALIDATION || req->details || !err->field[0])
         return st;
-    req->details = json_pack("[{s:s, s:s, s:s}]", "path", err->field, "keyword", "format",
-                             "message", err->message);
+    req->details = json_pack("[{s:s, s:s, s:s}]", "path", err->field, "keyword",
+                             keyword_of(err->message), "message", err->message);
     return st;
 }
 

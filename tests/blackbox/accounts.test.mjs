@@ -76,6 +76,7 @@ describe('accounts', () => {
     let r = await signup('carol@example.com', 'short');
     assertError(r, 422);
     assert.equal(r.json.error.field, 'password');
+    assert.deepEqual(r.json.error.details[0], { path: 'password', keyword: 'minLength', message: r.json.error.message });
     r = await signup('carol@example.com', 'x'.repeat(1025));
     assertError(r, 422);
     assert.equal(r.json.error.field, 'password');

@@ -44,6 +44,15 @@ tc_status tc_api_connections_get(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_test(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_delete(tc_http_req *req, tc_err *err);
 
+/* stream.c: live updates (GET /api/stream, POST /api/stream/ticket) and the
+ * realtime row of the app module table */
+tc_status tc_api_stream_init(struct tc_app *app, tc_err *err);
+void tc_api_stream_stopping(struct tc_app *app);
+void tc_api_stream_shutdown(struct tc_app *app);
+tc_status tc_api_stream(tc_http_req *req, tc_err *err);
+tc_status tc_api_stream_ticket(tc_http_req *req, tc_err *err);
+tc_status tc_api_test_stream_publish(tc_http_req *req, tc_err *err); /* TC_ROUTE_TEST */
+
 /* ops.c: health, readiness, metrics */
 tc_status tc_api_healthz(tc_http_req *req, tc_err *err);
 tc_status tc_api_readyz(tc_http_req *req, tc_err *err);

@@ -40,11 +40,16 @@ const tc_route tc_api_routes[] = {
     {"POST", "/api/connections/{id}/test", tc_api_connections_test, R, TC_RATE_API, 0},
     {"DELETE", "/api/connections/{id}", tc_api_connections_delete, R, TC_RATE_NONE, 0},
 
+    /* live updates */
+    {"GET", "/api/stream", tc_api_stream, O, TC_RATE_NONE, 0},
+    {"POST", "/api/stream/ticket", tc_api_stream_ticket, R, TC_RATE_NONE, 0},
+
     /* test-only (TC_TEST_ROUTES=1) */
     {"POST", "/api/_test/echo", tc_api_test_echo, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/slow", tc_api_test_slow, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/stream", tc_api_test_stream, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/whoami", tc_api_test_whoami, O, TC_RATE_NONE, TC_ROUTE_TEST},
+    {"POST", "/api/_test/stream/publish", tc_api_test_stream_publish, R, TC_RATE_NONE, TC_ROUTE_TEST},
 };
 
 const size_t tc_api_nroutes = sizeof(tc_api_routes) / sizeof(tc_api_routes[0]);

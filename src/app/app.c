@@ -25,8 +25,15 @@ static const tc_app_module modules[] = {
     {"metrics", metrics_init, NULL},
     {"accounts", tc_api_auth_init, tc_api_auth_shutdown},
     {"connections", tc_api_connections_init, tc_api_connections_shutdown},
+    {"realtime", tc_api_stream_init, tc_api_stream_shutdown},
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
+
+/* Run first on SIGTERM/SIGINT, while the HTTP server still serves: modules
+ * that hold open streams end them with a final event. */
+static void (*const stopping_hooks[])(tc_app *app) = {
+    tc_api_stream_stopping,
+};
 
 /* DB pool figures and build info appended to GET /metrics. */
 static void app_metrics(tc_buf *out, void *ctx)
@@ -144,6 +151,7 @@ static tc_status create_http(tc_app *app, tc_err *err)
         .threads = (int)c->http_threads,
         .body_max = (size_t)c->body_max,
         .json_depth_max = (int)c->json_depth_max,
+        .connection_limit = (unsigned)c->http_max_connections,
         .cors_origins = c->cors_origins,
         .web_root = c->web_root,
         .test_routes = app->test_routes,
@@ -247,6 +255,8 @@ int tc_app_serve_main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     tc_log(TC_LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    for (size_t i = 0; i < sizeof(stopping_hooks) / sizeof(stopping_hooks[0]); i++)
+        stopping_hooks[i](&app);
     tc_http_server_stop(app.http, SHUTDOWN_WAIT_MS);
     shutdown_modules(&app, started);
     app_free(&app);

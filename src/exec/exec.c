@@ -1,0 +1,939 @@
+/* The job engine: preparing and enqueuing jobs, the fixed worker pool that
+ * takes them from the database queue, running executors, finishing jobs in
+ * one transaction, cancel, progress, and recovery after a crash.
+ *
+ * Threads: `workers` workers; one lease thread on PostgreSQL; the waiters'
+ * timer thread. Locks (never nested, never held across database calls or
+ * executor runs): q_mu (wake-ups), run_mu (the running-jobs table). */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connections/connections.h"
+#include "events/events.h"
+#include "exec/exec_int.h"
+#include "jsonschema/jsonschema.h"
+#include "store/repo_connectors.h"
+#include "store/repo_jobs.h"
+
+#define EVENTS_MAX 1000
+#define AUDIT_CAP (8 * 1024)
+#define PROGRESS_EVERY_NS (100 * 1000000LL)
+#define LEASE_MS 60000
+#define LEASE_TICK_MS 1000
+#define STALE_BATCH 256
+
+typedef struct slot {
+    char job_id[37];         /* "" = idle (run_mu) */
+    atomic_bool abort;
+    int64_t last_progress_ns;
+    struct tc_exec *x;
+    char user_id[37];
+} slot;
+
+struct tc_exec {
+    tc_exec_options o;
+    tc_waiters *waiters;
+    tc_rate_table *rate;
+    tc_jsonschema_cache *schemas;
+    char instance[40];       /* worker ids are "<instance>/<n>" */
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    int64_t kicks;
+    atomic_bool stop;
+    pthread_mutex_t run_mu;
+    slot *slots;
+    pthread_t *threads;
+    int nthreads;
+    pthread_t lease_thread;
+    bool lease_started;
+    _Atomic uint64_t n_enqueued, n_succeeded, n_failed, n_canceled, n_limited;
+};
+
+struct tc_exec_job {
+    char id[37];
+    char user_id[37];
+    char connector_id[37];
+    char connector[64];
+    char tool[65];
+    char connection_id[37];
+    json_t *arguments;
+    int64_t timeout_ms;
+};
+
+/* ---- changes: record inside the transaction, publish after ------------- */
+
+typedef struct changes {
+    tc_change ch[4];
+    int n;
+} changes;
+
+static tc_status record(tc_exec *x, tc_db_conn *c, changes *cs, const char *user, const char *kind,
+                        json_t *row, const char *webhook, tc_err *err)
+{
+    tc_change *ch = &cs->ch[cs->n++];
+    tc_change_init(ch, user, kind, row);
+    ch->webhook_type = webhook;
+    return tc_events_record(x->o.events, c, ch, err);
+}
+
+static void publish(tc_exec *x, changes *cs)
+{
+    for (int i = 0; i < cs->n; i++)
+        tc_events_publish(x->o.events, &cs->ch[i]);
+}
+
+static void changes_clear(changes *cs)
+{
+    for (int i = 0; i < cs->n; i++)
+        tc_change_clear(&cs->ch[i]);
+    cs->n = 0;
+}
+
+/* Event row + its change. */
+static tc_status add_event(tc_exec *x, tc_db_conn *c, changes *cs, const char *user,
+                           const char *job, const char *level, const char *msg, json_t *data,
+                           int64_t now, tc_err *err)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    json_t *row = NULL;
+    tc_status st = tc_repo_event_insert(c, user, job, level, msg, text, now, &row, err);
+    free(text);
+    return st == TC_OK ? record(x, c, cs, user, "event", row, NULL, err) : st;
+}
+
+static void commit_or_rollback(tc_db_conn *c, tc_status *st, tc_err *err)
+{
+    if (*st == TC_OK)
+        *st = tc_db_commit(c, err);
+    else
+        tc_db_rollback(c);
+}
+
+/* ---- waking workers ------------------------------------------------------ */
+
+void tc_exec_notify(tc_exec *x)
+{
+    pthread_mutex_lock(&x->q_mu);
+    x->kicks++;
+    pthread_cond_signal(&x->q_cv);
+    pthread_mutex_unlock(&x->q_mu);
+}
+
+/* Waits for a kick or the poll interval. */
+static void idle_wait(tc_exec *x)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t until = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + x->o.poll_ms * 1000000;
+    ts.tv_sec = until / 1000000000;
+    ts.tv_nsec = until % 1000000000;
+    pthread_mutex_lock(&x->q_mu);
+    while (!atomic_load(&x->stop) && x->kicks == 0)
+        if (pthread_cond_timedwait(&x->q_cv, &x->q_mu, &ts) != 0)
+            break;
+    if (x->kicks > 0)
+        x->kicks--;
+    pthread_mutex_unlock(&x->q_mu);
+}
+
+/* ---- prepare / enqueue ----------------------------------------------------- */
+
+void tc_exec_job_free(tc_exec_job *j)
+{
+    if (!j)
+        return;
+    json_decref(j->arguments);
+    free(j);
+}
+
+const char *tc_exec_job_id(const tc_exec_job *j)
+{
+    return j->id;
+}
+
+static tc_status pick_connection(tc_db_conn *c, const char *user, const tc_repo_connector *rc,
+                                 const char *slug, const char *id, tc_exec_job *j, tc_err *err)
+{
+    if (!id || !*id) {
+        tc_status st = tc_repo_job_default_connection(c, user, rc->id, j->connection_id, err);
+        if (st == TC_NOT_FOUND)
+            return tc_failc(err, TC_CONFLICT, "no_connection", "connection_id",
+                            "you have no active connection to %s: connect an account first "
+                            "(POST /api/connections) and pass its id as connection_id", slug);
+        return st;
+    }
+    tc_repo_connection conn;
+    tc_status st = tc_repo_connection_get(c, user, id, &conn, err);
+    if (st == TC_NOT_FOUND)
+        return tc_failc(err, TC_CONFLICT, "no_connection", "connection_id",
+                        "there is no connection %s: create one with POST /api/connections "
+                        "and pass its id as connection_id", id);
+    if (st == TC_OK && strcmp(conn.connector_id, rc->id))
+        st = tc_failc(err, TC_CONFLICT, "connection_mismatch", "connection_id",
+                      "connection %s belongs to %s, not %s: pass a connection to %s", id,
+                      conn.connector_slug, slug, slug);
+    else if (st == TC_OK && strcmp(conn.status, "active"))
+        st = tc_failc(err, TC_CONFLICT, "connection_inactive", "connection_id",
+                      "the connection is %s: reconnect it (POST /api/connections) or pick an "
+                      "active one", conn.status);
+    if (st == TC_OK)
+        snprintf(j->connection_id, sizeof(j->connection_id), "%s", conn.id);
+    tc_repo_connection_clear(&conn);
+    return st;
+}
+
+/* Validates args against the tool's schema (compiled once per tool version). */
+static tc_status validate_args(tc_exec *x, const json_t *tool, const json_t *args,
+                               json_t **details, tc_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "%s:%" PRId64, json_string_value(json_object_get(tool, "id")),
+             (int64_t)json_integer_value(json_object_get(tool, "updated_at")));
+    tc_jsonschema *s = tc_jsonschema_cache_get(x->schemas, key, json_object_get(tool, "input_schema"),
+                                               NULL, err);
+    if (!s)
+        return tc_failc(err, TC_CONFLICT, "tool_schema_invalid", "input_schema",
+                        "the tool's input schema is invalid: %s", err->message);
+    json_t *errors = NULL;
+    tc_status st = tc_jsonschema_validate(s, args, &errors);
+    tc_jsonschema_free(s);
+    if (st == TC_OK)
+        return TC_OK;
+    *details = errors;
+    const char *first = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
+    const char *path = json_string_value(json_object_get(json_array_get(errors, 0), "path"));
+    return tc_failf(err, TC_VALIDATION, "arguments", "the arguments do not match the tool's schema%s%s%s%s",
+                    first ? ": " : "", path && *path ? path : "", path && *path ? " " : "",
+                    first ? first : "");
+}
+
+static tc_status lookup(tc_exec *x, tc_db_conn *c, const char *user, const char *slug,
+                        const char *tool, const char *conn_id, tc_exec_job *j, json_t **tooljs,
+                        tc_err *err)
+{
+    tc_repo_connector rc;
+    tc_status st = tc_repo_connector_get(c, user, slug, &rc, err);
+    if (st == TC_NOT_FOUND)
+        return tc_failf(err, TC_NOT_FOUND, "connector", "no connector \"%s\"", slug);
+    if (st != TC_OK)
+        return st;
+    st = tc_repo_connector_tool(c, rc.id, tool, tooljs, err);
+    if (st == TC_NOT_FOUND)
+        st = tc_failf(err, TC_NOT_FOUND, "tool", "connector \"%s\" has no tool \"%s\"", slug, tool);
+    const char *source = json_string_value(json_object_get(*tooljs, "source"));
+    if (st == TC_OK && !tc_executor_find(source))
+        st = tc_failc(err, TC_CONFLICT, "executor_unavailable", "tool",
+                      "tools of type \"%s\" can't run on this server yet", source ? source : "?");
+    if (st == TC_OK)
+        st = pick_connection(c, user, &rc, slug, conn_id, j, err);
+    if (st == TC_OK) {
+        snprintf(j->connector_id, sizeof(j->connector_id), "%s", rc.id);
+        json_int_t to = json_integer_value(json_object_get(*tooljs, "timeout_ms"));
+        j->timeout_ms = to > 0 ? to : x->o.default_timeout_ms;
+    }
+    tc_repo_connector_clear(&rc);
+    return st;
+}
+
+tc_status tc_exec_prepare(tc_exec *x, const char *user_id, const char *connector_slug,
+                          const char *tool, const char *connection_id, const json_t *arguments,
+                          tc_exec_job **out, json_t **details, tc_err *err)
+{
+    *out = NULL;
+    *details = NULL;
+    if (arguments && !json_is_object(arguments))
+        return tc_failf(err, TC_VALIDATION, "arguments", "arguments must be an object");
+    tc_exec_job *j = tc_calloc(1, sizeof(*j));
+    tc_uuid(j->id);
+    snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
+    snprintf(j->connector, sizeof(j->connector), "%s", connector_slug);
+    snprintf(j->tool, sizeof(j->tool), "%s", tool);
+    j->arguments = arguments ? json_incref((json_t *)arguments) : json_object();
+    json_t *tooljs = NULL;
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = lookup(x, c, user_id, connector_slug, tool, connection_id, j, &tooljs, err);
+    tc_db_release(c);
+    if (st == TC_OK)
+        st = validate_args(x, tooljs, j->arguments, details, err);
+    json_decref(tooljs);
+    if (st != TC_OK) {
+        tc_exec_job_free(j);
+        return st;
+    }
+    *out = j;
+    return TC_OK;
+}
+
+/* Insert + "queued" event + changes, inside the caller's transaction. */
+static tc_status insert_job(tc_exec *x, tc_db_conn *c, const tc_repo_job_new *n, changes *cs,
+                            json_t **row, tc_err *err)
+{
+    int64_t now = tc_now_ms();
+    json_t *job = NULL;
+    tc_status st = tc_repo_job_insert(c, n, now, &job, err);
+    if (st != TC_OK)
+        return st;
+    if (row)
+        *row = json_incref(job);
+    st = record(x, c, cs, n->user_id, "job", job, NULL, err);
+    if (st == TC_OK)
+        st = add_event(x, c, cs, n->user_id, n->id, "info", "queued",
+                       n->schedule_id ? json_pack("{s:s}", "schedule_id", n->schedule_id) : NULL,
+                       now, err);
+    return st;
+}
+
+tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, json_t **row,
+                          tc_err *err)
+{
+    char *args = json_dumps(j->arguments, JSON_COMPACT);
+    tc_repo_job_new n = {.id = j->id,
+                         .user_id = j->user_id,
+                         .connector_id = j->connector_id,
+                         .connector = j->connector,
+                         .tool = j->tool,
+                         .connection_id = j->connection_id[0] ? j->connection_id : NULL,
+                         .arguments = args,
+                         .timeout_ms = j->timeout_ms};
+    if (wait)
+        tc_waiters_add(x->waiters, j->id, wait);
+    changes cs = {.n = 0};
+    json_t *job = NULL;
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = tc_db_begin(c, err);
+    if (st == TC_OK) {
+        st = insert_job(x, c, &n, &cs, &job, err);
+        commit_or_rollback(c, &st, err);
+    }
+    tc_db_release(c);
+    if (st == TC_OK) {
+        atomic_fetch_add(&x->n_enqueued, 1);
+        publish(x, &cs);
+        tc_exec_notify(x);
+    } else if (wait) {
+        tc_waiters_drop(x->waiters, j->id);
+    }
+    changes_clear(&cs);
+    free(args);
+    tc_exec_job_free(j);
+    if (row)
+        *row = job;
+    else
+        json_decref(job);
+    return st;
+}
+
+tc_status tc_exec_enqueue_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_scheduled *s,
+                                char job_id[37], tc_err *err)
+{
+    tc_repo_connector rc;
+    json_t *tooljs = NULL, *details = NULL;
+    tc_status st = tc_repo_connector_get(c, s->user_id, s->connector, &rc, err);
+    if (st != TC_OK)
+        return st;
+    st = tc_repo_connector_tool(c, rc.id, s->tool, &tooljs, err);
+    json_t *args = s->arguments ? json_incref((json_t *)s->arguments) : json_object();
+    if (st == TC_OK)
+        st = validate_args(x, tooljs, args, &details, err);
+    json_decref(details);
+    char *text = json_dumps(args, JSON_COMPACT);
+    json_int_t to = json_integer_value(json_object_get(tooljs, "timeout_ms"));
+    tc_uuid(job_id);
+    tc_repo_job_new n = {.id = job_id,
+                         .user_id = s->user_id,
+                         .connector_id = rc.id,
+                         .connector = s->connector,
+                         .tool = s->tool,
+                         .connection_id = s->connection_id,
+                         .arguments = text,
+                         .timeout_ms = to > 0 ? to : x->o.default_timeout_ms,
+                         .schedule_id = s->schedule_id,
+                         .scheduled_for = s->scheduled_for};
+    changes cs = {.n = 0};
+    if (st == TC_OK)
+        st = insert_job(x, c, &n, &cs, NULL, err);
+    if (st == TC_OK)
+        atomic_fetch_add(&x->n_enqueued, 1);
+    /* The caller commits; the stream rows are written, the in-process
+     * publish is skipped (readers replay from stream_events). */
+    changes_clear(&cs);
+    free(text);
+    json_decref(args);
+    json_decref(tooljs);
+    tc_repo_connector_clear(&rc);
+    return st;
+}
+
+/* ---- finishing ------------------------------------------------------------- */
+
+typedef struct outcome {
+    const char *status;   /* succeeded | failed | canceled */
+    json_t *result;       /* scrubbed (owned) */
+    json_t *error;        /* {code, message, http_status?} (owned) */
+    int64_t latency_ms;
+} outcome;
+
+static const char *webhook_for(const char *status)
+{
+    if (!strcmp(status, "succeeded"))
+        return "job.succeeded";
+    return !strcmp(status, "failed") ? "job.failed" : "job.canceled";
+}
+
+static tc_status audit(tc_db_conn *c, const tc_repo_job_claim *j, const json_t *secret,
+                       const outcome *o, tc_err *err)
+{
+    json_t *hide = tc_exec__hide_set(secret, j->arguments);
+    json_t *ra = tc_exec__redact(j->arguments, hide);
+    json_t *rr = o->result ? tc_exec__redact(o->result, hide) : NULL;
+    json_t *re = o->error ? tc_exec__redact(o->error, hide) : NULL;
+    char *args = tc_exec__capped_dump(ra, AUDIT_CAP);
+    char *resp = rr ? tc_exec__capped_dump(rr, AUDIT_CAP) : NULL;
+    char *error = re ? tc_exec__capped_dump(re, AUDIT_CAP) : NULL;
+    tc_repo_action_log l = {.user_id = j->user_id,
+                            .job_id = j->id,
+                            .connector = j->connector,
+                            .tool = j->tool,
+                            .connection_id = j->connection_id[0] ? j->connection_id : NULL,
+                            .status = o->status,
+                            .latency_ms = o->latency_ms,
+                            .arguments = args,
+                            .response = resp,
+                            .error = error};
+    tc_status st = tc_repo_action_log_insert(c, &l, tc_now_ms(), err);
+    json_decref(ra);
+    json_decref(rr);
+    json_decref(re);
+    json_decref(hide);
+    free(args);
+    free(resp);
+    free(error);
+    return st;
+}
+
+static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j,
+                           const json_t *secret, const outcome *o, changes *cs, tc_err *err)
+{
+    int64_t now = tc_now_ms();
+    char *result = o->result ? json_dumps(o->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *error = o->error ? json_dumps(o->error, JSON_COMPACT) : NULL;
+    json_t *row = NULL;
+    tc_status st = tc_repo_job_finish(c, j->id, o->status, result, error, now, &row, err);
+    free(result);
+    free(error);
+    if (st == TC_OK)
+        st = record(x, c, cs, j->user_id, "job", row, webhook_for(o->status), err);
+    if (st == TC_OK) {
+        const char *msg = json_string_value(json_object_get(o->error, "message"));
+        json_t *data = json_pack("{s:s, s:I}", "status", o->status, "latency_ms", (json_int_t)o->latency_ms);
+        if (o->error)
+            json_object_set(data, "error", o->error);
+        st = add_event(x, c, cs, j->user_id, j->id, o->error ? "error" : "info",
+                       msg ? msg : o->status, data, now, err);
+    }
+    if (st == TC_OK)
+        st = audit(c, j, secret, o, err);
+    return st;
+}
+
+/* One transaction: job row, final event, action log, webhook outbox. When
+ * the job was canceled meanwhile (TC_CONFLICT), only the action log is
+ * written (the cancel wrote the rest). */
+static void finish(tc_exec *x, const tc_repo_job_claim *j, const json_t *secret, outcome *o)
+{
+    changes cs = {.n = 0};
+    tc_err err;
+    tc_err_clear(&err);
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = tc_db_begin(c, &err);
+    if (st == TC_OK) {
+        st = finish_tx(x, c, j, secret, o, &cs, &err);
+        commit_or_rollback(c, &st, &err);
+    }
+    if (st == TC_CONFLICT) {
+        changes_clear(&cs);
+        o->status = "canceled";
+        st = audit(c, j, secret, o, &err);
+    } else if (st == TC_OK) {
+        publish(x, &cs);
+        atomic_fetch_add(!strcmp(o->status, "succeeded") ? &x->n_succeeded : &x->n_failed, 1);
+    }
+    tc_db_release(c);
+    if (st != TC_OK)
+        tc_log(TC_LOG_ERROR, "job finish failed", "job_id", j->id, "error", err.message, NULL);
+    changes_clear(&cs);
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+static void on_progress(tc_exec_run *run, double progress, double total, bool has_total,
+                        const char *message)
+{
+    slot *s = run->progress_ctx;
+    int64_t now_ns = tc_mono_ns();
+    bool last = has_total && progress >= total;
+    if (!last && now_ns - s->last_progress_ns < PROGRESS_EVERY_NS)
+        return; /* throttled: the next one carries the news */
+    s->last_progress_ns = now_ns;
+    tc_exec *x = s->x;
+    changes cs = {.n = 0};
+    tc_err err;
+    tc_err_clear(&err);
+    int64_t now = tc_now_ms();
+    json_t *row = NULL;
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = tc_db_begin(c, &err);
+    if (st == TC_OK)
+        st = tc_repo_job_progress(c, s->job_id, progress, total, has_total, message, now, &row, &err);
+    if (st == TC_OK)
+        st = record(x, c, &cs, s->user_id, "job", row, NULL, &err);
+    if (st == TC_OK) {
+        json_t *data = json_pack("{s:f, s:s?}", "progress", progress, "message", message);
+        if (has_total)
+            json_object_set_new(data, "total", json_real(total));
+        st = add_event(x, c, &cs, s->user_id, s->job_id, "info", "progress", data, now, &err);
+    }
+    commit_or_rollback(c, &st, &err);
+    tc_db_release(c);
+    if (st == TC_OK)
+        publish(x, &cs);
+    changes_clear(&cs);
+}
+
+static json_t *error_json(const tc_err *err, const char *code, long upstream_status)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", code ? code : tc_err_code(err), "message",
+                          err->message[0] ? err->message : tc_strerror(err->status));
+    if (upstream_status > 0)
+        json_object_set_new(e, "http_status", json_integer(upstream_status));
+    return e;
+}
+
+/* Loads what the run needs: the tool and the decrypted credential. */
+static tc_status load_run(tc_exec *x, const tc_repo_job_claim *j, json_t **tool,
+                          tc_credential *cred, tc_err *err)
+{
+    if (!j->connector_id[0])
+        return tc_failc(err, TC_CONFLICT, "connector_deleted", "connector",
+                        "the connector was deleted");
+    if (!j->connection_id[0])
+        return tc_failc(err, TC_CONFLICT, "no_connection", "connection_id",
+                        "the job has no connection (it was deleted): connect an account again");
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = tc_repo_connector_tool(c, j->connector_id, j->tool, tool, err);
+    tc_db_release(c);
+    if (st == TC_OK)
+        st = tc_connection_credential(x->o.connections, j->user_id, j->connection_id, cred, err);
+    return st;
+}
+
+static void run_executor(tc_exec *x, slot *s, void **states, const tc_repo_job_claim *j,
+                         outcome *o)
+{
+    json_t *tool = NULL;
+    tc_credential cred;
+    memset(&cred, 0, sizeof(cred));
+    tc_err err;
+    tc_err_clear(&err);
+    int64_t t0 = tc_mono_ns();
+    tc_status st = load_run(x, j, &tool, &cred, &err);
+    const char *source = json_string_value(json_object_get(tool, "source"));
+    const tc_executor *ex = tc_executor_find(source);
+    if (st == TC_OK && !ex)
+        st = tc_failc(&err, TC_CONFLICT, "executor_unavailable", "tool",
+                      "tools of type \"%s\" can't run on this server", source ? source : "?");
+    tc_exec_run run = {.job_id = j->id,
+                       .user_id = j->user_id,
+                       .connection_id = j->connection_id,
+                       .definition = cred.definition,
+                       .tool = tool,
+                       .arguments = j->arguments,
+                       .secret = cred.secret,
+                       .deadline_ns = t0 + j->timeout_ms * 1000000,
+                       .abort = &s->abort,
+                       .allow_private = x->o.allow_private,
+                       .max_response = x->o.max_response,
+                       .progress = on_progress,
+                       .progress_ctx = s};
+    for (size_t i = 0; st == TC_OK && i < tc_nexecutors; i++)
+        if (tc_executors[i] == ex)
+            run.state = states[i];
+    if (st == TC_OK)
+        st = ex->run(&run, &err);
+    o->latency_ms = (tc_mono_ns() - t0) / 1000000;
+    const char *code = NULL;
+    if (st != TC_OK && atomic_load(&s->abort)) {
+        o->status = atomic_load(&x->stop) ? "failed" : "canceled";
+        code = atomic_load(&x->stop) ? "interrupted" : "canceled";
+        tc_failf(&err, err.status, NULL, "%s", atomic_load(&x->stop)
+                                                   ? "interrupted: the server stopped while the job was running"
+                                                   : "canceled by the user");
+    } else if (st == TC_TIMEOUT || (st != TC_OK && tc_mono_ns() >= run.deadline_ns)) {
+        o->status = "failed";
+        code = "timeout";
+        tc_failf(&err, TC_TIMEOUT, NULL, "the job timed out after %" PRId64 " ms (%s)", j->timeout_ms,
+                 err.message);
+    } else {
+        o->status = st == TC_OK ? "succeeded" : "failed";
+    }
+    if (st == TC_OK)
+        o->result = tc_exec__scrub(run.result, cred.secret);
+    else
+        o->error = error_json(&err, code, run.upstream_status);
+    json_decref(run.result);
+    finish(x, j, cred.secret, o);
+    json_decref(tool);
+    tc_credential_clear(&cred);
+}
+
+/* Claim transaction: running + "started" event. */
+static tc_status claim(tc_exec *x, const char *worker_id, tc_repo_job_claim *j, tc_err *err)
+{
+    changes cs = {.n = 0};
+    json_t *row = NULL;
+    int64_t now = tc_now_ms();
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = tc_db_begin(c, err);
+    if (st == TC_OK)
+        st = tc_repo_job_claim_next(c, worker_id, now, j, &row, err);
+    if (st == TC_OK)
+        st = record(x, c, &cs, j->user_id, "job", row, NULL, err);
+    if (st == TC_OK)
+        st = add_event(x, c, &cs, j->user_id, j->id, "info", "started",
+                       json_pack("{s:s}", "worker", worker_id), now, err);
+    commit_or_rollback(c, &st, err);
+    tc_db_release(c);
+    if (st == TC_OK)
+        publish(x, &cs);
+    changes_clear(&cs);
+    if (st != TC_OK && st != TC_DECLINED)
+        tc_repo_job_claim_clear(j);
+    return st;
+}
+
+typedef struct worker_arg {
+    tc_exec *x;
+    int index;
+} worker_arg;
+
+static void slot_set(tc_exec *x, slot *s, const tc_repo_job_claim *j)
+{
+    pthread_mutex_lock(&x->run_mu);
+    snprintf(s->job_id, sizeof(s->job_id), "%s", j ? j->id : "");
+    snprintf(s->user_id, sizeof(s->user_id), "%s", j ? j->user_id : "");
+    atomic_store(&s->abort, false);
+    s->last_progress_ns = 0;
+    pthread_mutex_unlock(&x->run_mu);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_arg *wa = arg;
+    tc_exec *x = wa->x;
+    slot *s = &x->slots[wa->index];
+    char worker_id[64];
+    snprintf(worker_id, sizeof(worker_id), "%s/%d", x->instance, wa->index);
+    free(wa);
+    void **states = tc_calloc(tc_nexecutors + 1, sizeof(void *));
+    for (size_t i = 0; i < tc_nexecutors; i++)
+        states[i] = tc_calloc(1, tc_executors[i]->state_size ? tc_executors[i]->state_size : 1);
+    while (!atomic_load(&x->stop)) {
+        tc_repo_job_claim j;
+        tc_err err;
+        tc_err_clear(&err);
+        tc_status st = claim(x, worker_id, &j, &err);
+        if (st != TC_OK) {
+            if (st != TC_DECLINED)
+                tc_log(TC_LOG_WARN, "job claim failed", "worker", worker_id, "error", err.message, NULL);
+            idle_wait(x);
+            continue;
+        }
+        slot_set(x, s, &j);
+        outcome o = {.status = "failed"};
+        run_executor(x, s, states, &j, &o);
+        slot_set(x, s, NULL);
+        json_decref(o.result);
+        json_decref(o.error);
+        tc_repo_job_claim_clear(&j);
+    }
+    for (size_t i = 0; i < tc_nexecutors; i++) {
+        if (tc_executors[i]->state_free)
+            tc_executors[i]->state_free(states[i]);
+        free(states[i]);
+    }
+    free(states);
+    return NULL;
+}
+
+/* ---- cancel ------------------------------------------------------------------ */
+
+static void abort_local(tc_exec *x, const char *job_id)
+{
+    pthread_mutex_lock(&x->run_mu);
+    for (int i = 0; i < x->nthreads; i++)
+        if (!strcmp(x->slots[i].job_id, job_id))
+            atomic_store(&x->slots[i].abort, true);
+    pthread_mutex_unlock(&x->run_mu);
+}
+
+tc_status tc_exec_cancel(tc_exec *x, const char *user_id, const char *job_id, json_t **row,
+                         tc_err *err)
+{
+    changes cs = {.n = 0};
+    json_t *job = NULL;
+    int64_t now = tc_now_ms();
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = tc_db_begin(c, err);
+    if (st == TC_OK)
+        st = tc_repo_job_cancel(c, user_id, job_id, now, &job, err);
+    if (st == TC_CONFLICT && !strcmp(err->field, "id")) {
+        /* canceled already: keep the message */
+    } else if (st == TC_CONFLICT) {
+        tc_failc(err, TC_CONFLICT, "job_finished", "id", "the job has finished already; only "
+                                                         "queued and running jobs can be canceled");
+    }
+    if (st == TC_OK) {
+        *row = json_incref(job);
+        st = record(x, c, &cs, user_id, "job", job, "job.canceled", err);
+    }
+    if (st == TC_OK)
+        st = add_event(x, c, &cs, user_id, job_id, "warn", "canceled by the user", NULL, now, err);
+    commit_or_rollback(c, &st, err);
+    tc_db_release(c);
+    if (st == TC_OK) {
+        abort_local(x, job_id);
+        atomic_fetch_add(&x->n_canceled, 1);
+        publish(x, &cs);
+    } else if (*row) {
+        json_decref(*row);
+        *row = NULL;
+    }
+    changes_clear(&cs);
+    return st;
+}
+
+/* ---- recovery ------------------------------------------------------------------ */
+
+/* Fails one job left running by a dead process ("interrupted"). */
+static void fail_interrupted(tc_exec *x, const char *id)
+{
+    tc_repo_job_claim j;
+    memset(&j, 0, sizeof(j));
+    snprintf(j.id, sizeof(j.id), "%s", id);
+    tc_err err;
+    tc_err_clear(&err);
+    json_t *cur = NULL;
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_status st = tc_repo_job_owner(c, id, j.user_id, &err);
+    if (st == TC_OK)
+        st = tc_repo_job_get(c, j.user_id, id, &cur, &err);
+    tc_db_release(c);
+    if (st != TC_OK)
+        return;
+    snprintf(j.connector, sizeof(j.connector), "%s", json_string_value(json_object_get(cur, "connector")));
+    snprintf(j.tool, sizeof(j.tool), "%s", json_string_value(json_object_get(cur, "tool")));
+    const char *cid = json_string_value(json_object_get(cur, "connection_id"));
+    snprintf(j.connection_id, sizeof(j.connection_id), "%s", cid ? cid : "");
+    j.arguments = json_incref(json_object_get(cur, "arguments"));
+    outcome o = {.status = "failed",
+                 .error = json_pack("{s:s, s:s}", "code", "interrupted", "message",
+                                    "interrupted: the server stopped while the job was running")};
+    finish(x, &j, NULL, &o);
+    json_decref(o.error);
+    json_decref(cur);
+    tc_repo_job_claim_clear(&j);
+}
+
+static void recover_stale(tc_exec *x, int64_t before)
+{
+    char (*ids)[37] = tc_calloc(STALE_BATCH, 37);
+    for (;;) {
+        size_t n = 0;
+        tc_err err;
+        tc_db_conn *c = tc_db_acquire(x->o.db);
+        tc_status st = tc_repo_jobs_stale(c, before, ids, STALE_BATCH, &n, &err);
+        tc_db_release(c);
+        if (st != TC_OK || n == 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            fail_interrupted(x, ids[i]);
+        char cnt[24];
+        snprintf(cnt, sizeof(cnt), "%zu", n);
+        tc_log(TC_LOG_WARN, "interrupted jobs marked failed", "count", cnt, NULL);
+        if (n < STALE_BATCH)
+            break;
+    }
+    free(ids);
+}
+
+/* PostgreSQL: renew this instance's leases, fail expired ones of dead
+ * instances, and abort local runs canceled through another instance. */
+static void *lease_main(void *arg)
+{
+    tc_exec *x = arg;
+    int64_t last_renew = 0;
+    while (!atomic_load(&x->stop)) {
+        struct timespec ts = {0, LEASE_TICK_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        int64_t now = tc_now_ms();
+        tc_err err;
+        char ids[16][37];
+        size_t n = 0;
+        bool renew = now - last_renew >= LEASE_MS / 4;
+        tc_db_conn *c = tc_db_acquire(x->o.db);
+        if (renew)
+            tc_repo_jobs_renew(c, x->instance, now, &err);
+        tc_repo_jobs_canceled_since(c, x->instance, now - 5 * LEASE_TICK_MS, ids, 16, &n, &err);
+        tc_db_release(c);
+        for (size_t i = 0; i < n; i++)
+            abort_local(x, ids[i]);
+        if (renew) {
+            recover_stale(x, now - LEASE_MS);
+            last_renew = now;
+        }
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static void on_change(void *ctx, const char *user_id, const char *kind, const json_t *row)
+{
+    (void)user_id;
+    tc_exec *x = ctx;
+    if (strcmp(kind, "job"))
+        return;
+    const char *status = json_string_value(json_object_get(row, "status"));
+    if (!status || !strcmp(status, "queued") || !strcmp(status, "running"))
+        return;
+    tc_waiters_done(x->waiters, json_string_value(json_object_get(row, "id")), row);
+}
+
+static void wake_for_backlog(tc_exec *x)
+{
+    int64_t n = 0;
+    tc_err err;
+    tc_db_conn *c = tc_db_acquire(x->o.db);
+    tc_repo_jobs_queued_count(c, &n, &err);
+    tc_db_release(c);
+    for (int64_t i = 0; i < n && i < x->nthreads; i++)
+        tc_exec_notify(x);
+}
+
+tc_status tc_exec_new(const tc_exec_options *o, tc_exec **out, tc_err *err)
+{
+    if (!o->db || !o->events || !o->connections || o->workers < 1)
+        return tc_failf(err, TC_INTERNAL, NULL, "exec: db, events, connections and workers are required");
+    tc_exec *x = tc_calloc(1, sizeof(*x));
+    x->o = *o;
+    if (x->o.default_timeout_ms <= 0)
+        x->o.default_timeout_ms = 60000;
+    if (x->o.poll_ms <= 0)
+        x->o.poll_ms = 2000;
+    if (!x->o.max_response)
+        x->o.max_response = 2u << 20;
+    char uuid[37];
+    tc_uuid(uuid);
+    snprintf(x->instance, sizeof(x->instance), "%.8s", uuid);
+    x->waiters = tc_waiters_new();
+    x->rate = tc_rate_table_new();
+    x->schemas = tc_jsonschema_cache_new(0);
+    pthread_mutex_init(&x->q_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&x->q_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&x->run_mu, NULL);
+    tc_events_add_observer(o->events, on_change, x);
+    bool pg = tc_db_kind_of(o->db) == TC_DB_POSTGRES;
+    recover_stale(x, pg ? tc_now_ms() - LEASE_MS : INT64_MAX);
+    x->nthreads = o->workers;
+    x->slots = tc_calloc((size_t)o->workers, sizeof(slot));
+    x->threads = tc_calloc((size_t)o->workers, sizeof(pthread_t));
+    for (int i = 0; i < o->workers; i++) {
+        x->slots[i].x = x;
+        worker_arg *wa = tc_calloc(1, sizeof(*wa));
+        wa->x = x;
+        wa->index = i;
+        pthread_create(&x->threads[i], NULL, worker_main, wa);
+    }
+    if (pg)
+        x->lease_started = pthread_create(&x->lease_thread, NULL, lease_main, x) == 0;
+    wake_for_backlog(x);
+    *out = x;
+    return TC_OK;
+}
+
+static int running_count(tc_exec *x)
+{
+    int n = 0;
+    pthread_mutex_lock(&x->run_mu);
+    for (int i = 0; i < x->nthreads; i++)
+        n += x->slots[i].job_id[0] != '\0';
+    pthread_mutex_unlock(&x->run_mu);
+    return n;
+}
+
+void tc_exec_free(tc_exec *x, int grace_ms)
+{
+    if (!x)
+        return;
+    atomic_store(&x->stop, true);
+    pthread_mutex_lock(&x->q_mu);
+    pthread_cond_broadcast(&x->q_cv);
+    pthread_mutex_unlock(&x->q_mu);
+    int64_t end = tc_mono_ns() + (int64_t)grace_ms * 1000000;
+    while (running_count(x) > 0 && tc_mono_ns() < end) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&x->run_mu);
+    for (int i = 0; i < x->nthreads; i++)
+        atomic_store(&x->slots[i].abort, true);
+    pthread_mutex_unlock(&x->run_mu);
+    for (int i = 0; i < x->nthreads; i++)
+        pthread_join(x->threads[i], NULL);
+    if (x->lease_started)
+        pthread_join(x->lease_thread, NULL);
+    tc_waiters_free(x->waiters);
+    tc_rate_table_free(x->rate);
+    tc_jsonschema_cache_free(x->schemas);
+    pthread_cond_destroy(&x->q_cv);
+    pthread_mutex_destroy(&x->q_mu);
+    pthread_mutex_destroy(&x->run_mu);
+    free(x->slots);
+    free(x->threads);
+    free(x);
+}
+
+/* ---- rate limits and stats --------------------------------------------------- */
+
+tc_status tc_exec_rate_admit(tc_exec *x, const char *user_id, const char *connector,
+                             tc_exec_rate *info)
+{
+    char ku[64], kc[96];
+    snprintf(ku, sizeof(ku), "u:%s", user_id ? user_id : "");
+    snprintf(kc, sizeof(kc), "c:%.80s", connector ? connector : "");
+    tc_status st = tc_rate_admit2(x->rate, ku, x->o.rate_user_per_min, connector ? kc : NULL,
+                                  x->o.rate_connector_per_min, tc_now_ms(), info);
+    if (st != TC_OK)
+        atomic_fetch_add(&x->n_limited, 1);
+    return st;
+}
+
+void tc_exec_stats_get(tc_exec *x, tc_exec_stats *out)
+{
+    out->enqueued = atomic_load(&x->n_enqueued);
+    out->succeeded = atomic_load(&x->n_succeeded);
+    out->failed = atomic_load(&x->n_failed);
+    out->canceled = atomic_load(&x->n_canceled);
+    out->rate_limited = atomic_load(&x->n_limited);
+    out->running = running_count(x);
+    out->waiters = tc_waiters_count(x->waiters);
+}

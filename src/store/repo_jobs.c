@@ -1,0 +1,463 @@
+/* Jobs, job events and action logs (see repo_jobs.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/repo_jobs.h"
+#include "store/repo_json.h"
+
+#define NP(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Selected (and RETURNING) columns of a job in API shape; the progress
+ * columns are REAL and rendered by hand (job_row). */
+#define JOB_COLS                                                                              \
+    "id, connector, tool, connection_id, status, arguments, result, error, queued_at, "     \
+    "started_at, finished_at, schedule_id, scheduled_for, timeout_ms, progress, "           \
+    "progress_total, progress_message"
+#define JOB_NCOLS 17
+
+static const tc_col job_cols[] = {
+    {"id", TC_COL_TEXT},          {"connector", TC_COL_TEXT},    {"tool", TC_COL_TEXT},
+    {"connection_id", TC_COL_TEXT}, {"status", TC_COL_TEXT},     {"arguments", TC_COL_JSON},
+    {"result", TC_COL_JSON},      {"error", TC_COL_JSON},        {"queued_at", TC_COL_TIME},
+    {"started_at", TC_COL_TIME},  {"finished_at", TC_COL_TIME},  {"schedule_id", TC_COL_TEXT},
+    {"scheduled_for", TC_COL_TIME}, {"timeout_ms", TC_COL_INT},  {"progress", TC_COL_SKIP},
+    {"progress_total", TC_COL_SKIP}, {"progress_message", TC_COL_TEXT},
+};
+
+static json_t *real_or_null(tc_db_rows *r, int col)
+{
+    return tc_db_rows_isnull(r, col) ? json_null() : json_real(tc_db_rows_real(r, col));
+}
+
+static json_t *job_row(tc_db_rows *r)
+{
+    json_t *o = tc_db_row_json(r, job_cols, NP(job_cols));
+    json_object_set_new(o, "progress", real_or_null(r, 14));
+    json_object_set_new(o, "progress_total", real_or_null(r, 15));
+    return o;
+}
+
+/* Runs a statement returning at most one job row. TC_DECLINED: no row. */
+static tc_status one_job(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t n, json_t **row,
+                         tc_err *err)
+{
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, sql, p, n, &r, err);
+    if (st != TC_OK)
+        return st;
+    if (tc_db_rows_next(r)) {
+        if (row)
+            *row = job_row(r);
+    } else {
+        st = TC_DECLINED;
+    }
+    tc_db_rows_free(r);
+    return st;
+}
+
+tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t now, json_t **row,
+                             tc_err *err)
+{
+    const tc_dbv p[] = {
+        TC_DBV_STR(n->id),
+        TC_DBV_STR(n->user_id),
+        TC_DBV_STR(n->connector_id),
+        TC_DBV_STR(n->connector),
+        TC_DBV_STR(n->tool),
+        TC_DBV_STR(n->connection_id),
+        TC_DBV_STR(n->arguments ? n->arguments : "{}"),
+        TC_DBV_I64(n->timeout_ms > 0 ? n->timeout_ms : 60000),
+        TC_DBV_STR(n->schedule_id),
+        n->schedule_id ? TC_DBV_I64(n->scheduled_for) : TC_DBV_NULLV,
+        TC_DBV_I64(now),
+    };
+    tc_status st = one_job(c,
+                           "INSERT INTO pipeline_jobs (id, user_id, connector_id, connector, tool, "
+                           "connection_id, arguments, timeout_ms, schedule_id, scheduled_for, "
+                           "queued_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                           "$8, $9, $10, $11, $11, $11) "
+                           "ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING " JOB_COLS,
+                           p, NP(p), row, err);
+    if (st == TC_DECLINED)
+        return tc_failf(err, TC_CONFLICT, "scheduled_for", "a job for this due time exists already");
+    return st;
+}
+
+void tc_repo_job_claim_clear(tc_repo_job_claim *j)
+{
+    json_decref(j->arguments);
+    memset(j, 0, sizeof(*j));
+}
+
+static void copy_text(char *dst, size_t cap, const char *s)
+{
+    snprintf(dst, cap, "%s", s ? s : "");
+}
+
+static const char claim_sqlite[] =
+    "UPDATE pipeline_jobs SET status = 'running', started_at = $1, claimed_at = $1, "
+    "worker_id = $2, updated_at = $1 WHERE id = (SELECT id FROM pipeline_jobs "
+    "WHERE status = 'queued' ORDER BY queued_at, id LIMIT 1) AND status = 'queued' "
+    "RETURNING " JOB_COLS ", user_id, connector_id";
+static const char claim_pg[] =
+    "UPDATE pipeline_jobs SET status = 'running', started_at = $1, claimed_at = $1, "
+    "worker_id = $2, updated_at = $1 WHERE id = (SELECT id FROM pipeline_jobs "
+    "WHERE status = 'queued' ORDER BY queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "RETURNING " JOB_COLS ", user_id, connector_id";
+
+tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t now,
+                                 tc_repo_job_claim *out, json_t **row, tc_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    const tc_dbv p[] = {TC_DBV_I64(now), TC_DBV_STR(worker_id)};
+    const char *sql = tc_db_conn_kind(c) == TC_DB_POSTGRES ? claim_pg : claim_sqlite;
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, sql, p, NP(p), &r, err);
+    if (st != TC_OK)
+        return st;
+    if (!tc_db_rows_next(r)) {
+        tc_db_rows_free(r);
+        return TC_DECLINED;
+    }
+    copy_text(out->id, sizeof(out->id), tc_db_rows_text(r, 0));
+    copy_text(out->connector, sizeof(out->connector), tc_db_rows_text(r, 1));
+    copy_text(out->tool, sizeof(out->tool), tc_db_rows_text(r, 2));
+    copy_text(out->connection_id, sizeof(out->connection_id), tc_db_rows_text(r, 3));
+    out->arguments = json_loads(tc_db_rows_text(r, 5), 0, NULL);
+    if (!out->arguments)
+        out->arguments = json_object();
+    out->timeout_ms = tc_db_rows_int(r, 13);
+    out->started_at = now;
+    copy_text(out->user_id, sizeof(out->user_id), tc_db_rows_text(r, JOB_NCOLS));
+    copy_text(out->connector_id, sizeof(out->connector_id), tc_db_rows_text(r, JOB_NCOLS + 1));
+    *row = job_row(r);
+    tc_db_rows_free(r);
+    return TC_OK;
+}
+
+tc_status tc_repo_job_finish(tc_db_conn *c, const char *id, const char *status,
+                             const char *result, const char *error, int64_t now, json_t **row,
+                             tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(id), TC_DBV_STR(status), TC_DBV_STR(result),
+                        TC_DBV_STR(error), TC_DBV_I64(now)};
+    tc_status st = one_job(c,
+                           "UPDATE pipeline_jobs SET status = $2, result = $3, error = $4, "
+                           "finished_at = $5, updated_at = $5 WHERE id = $1 AND status = 'running' "
+                           "RETURNING " JOB_COLS,
+                           p, NP(p), row, err);
+    if (st == TC_DECLINED)
+        return tc_failf(err, TC_CONFLICT, NULL, "the job is no longer running");
+    return st;
+}
+
+tc_status tc_repo_job_cancel(tc_db_conn *c, const char *user_id, const char *id, int64_t now,
+                             json_t **row, tc_err *err)
+{
+    /* No status guard: the trigger refuses finished jobs (TC_CONFLICT). */
+    const tc_dbv p[] = {TC_DBV_STR(id), TC_DBV_STR(user_id), TC_DBV_I64(now)};
+    tc_status st = one_job(c,
+                           "UPDATE pipeline_jobs SET status = 'canceled', cancel_requested = 1, "
+                           "error = '{\"code\":\"canceled\",\"message\":\"canceled by the user\"}', "
+                           "finished_at = $3, updated_at = $3 WHERE id = $1 AND user_id = $2 "
+                           "AND status <> 'canceled' RETURNING " JOB_COLS,
+                           p, NP(p), row, err);
+    if (st != TC_DECLINED)
+        return st;
+    json_t *cur = NULL;
+    st = tc_repo_job_get(c, user_id, id, &cur, err);
+    json_decref(cur);
+    return st == TC_OK ? tc_failf(err, TC_CONFLICT, "id", "the job is canceled already") : st;
+}
+
+tc_status tc_repo_job_progress(tc_db_conn *c, const char *id, double progress, double total,
+                               bool has_total, const char *message, int64_t now, json_t **row,
+                               tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(id), {.type = TC_DBV_REAL, .d = progress},
+                        has_total ? (tc_dbv){.type = TC_DBV_REAL, .d = total} : TC_DBV_NULLV,
+                        TC_DBV_STR(message), TC_DBV_I64(now)};
+    tc_status st = one_job(c,
+                           "UPDATE pipeline_jobs SET progress = $2, progress_total = $3, "
+                           "progress_message = $4, updated_at = $5 WHERE id = $1 "
+                           "AND status = 'running' RETURNING " JOB_COLS,
+                           p, NP(p), row, err);
+    if (st == TC_DECLINED)
+        return tc_failf(err, TC_CONFLICT, NULL, "the job is no longer running");
+    return st;
+}
+
+static tc_status collect_ids(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t np,
+                             char (*ids)[37], size_t max, size_t *n, tc_err *err)
+{
+    *n = 0;
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, sql, p, np, &r, err);
+    if (st != TC_OK)
+        return st;
+    while (*n < max && tc_db_rows_next(r))
+        copy_text(ids[(*n)++], 37, tc_db_rows_text(r, 0));
+    tc_db_rows_free(r);
+    return TC_OK;
+}
+
+tc_status tc_repo_jobs_stale(tc_db_conn *c, int64_t before, char (*ids)[37], size_t max,
+                             size_t *n, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_I64(before)};
+    return collect_ids(c,
+                       "SELECT id FROM pipeline_jobs WHERE status = 'running' AND "
+                       "COALESCE(claimed_at, 0) < $1 ORDER BY queued_at, id",
+                       p, NP(p), ids, max, n, err);
+}
+
+tc_status tc_repo_job_owner(tc_db_conn *c, const char *id, char user_id[37], tc_err *err)
+{
+    char ids[1][37];
+    size_t n = 0;
+    const tc_dbv p[] = {TC_DBV_STR(id)};
+    tc_status st = collect_ids(c, "SELECT user_id FROM pipeline_jobs WHERE id = $1", p, NP(p), ids,
+                               1, &n, err);
+    if (st == TC_OK && n == 0)
+        st = tc_failf(err, TC_NOT_FOUND, "id", "no job %s", id);
+    if (st == TC_OK)
+        memcpy(user_id, ids[0], 37);
+    return st;
+}
+
+tc_status tc_repo_jobs_renew(tc_db_conn *c, const char *worker_prefix, int64_t now, tc_err *err)
+{
+    char like[80];
+    snprintf(like, sizeof(like), "%s%%", worker_prefix);
+    const tc_dbv p[] = {TC_DBV_STR(like), TC_DBV_I64(now)};
+    return tc_db_exec(c,
+                      "UPDATE pipeline_jobs SET claimed_at = $2 WHERE status = 'running' AND "
+                      "worker_id LIKE $1",
+                      p, NP(p), NULL, err);
+}
+
+tc_status tc_repo_jobs_canceled_since(tc_db_conn *c, const char *worker_prefix, int64_t since,
+                                      char (*ids)[37], size_t max, size_t *n, tc_err *err)
+{
+    char like[80];
+    snprintf(like, sizeof(like), "%s%%", worker_prefix);
+    const tc_dbv p[] = {TC_DBV_STR(like), TC_DBV_I64(since)};
+    return collect_ids(c,
+                       "SELECT id FROM pipeline_jobs WHERE status = 'canceled' AND "
+                       "worker_id LIKE $1 AND finished_at >= $2",
+                       p, NP(p), ids, max, n, err);
+}
+
+tc_status tc_repo_jobs_queued_count(tc_db_conn *c, int64_t *n, tc_err *err)
+{
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, "SELECT COUNT(*) FROM pipeline_jobs WHERE status = 'queued'",
+                               NULL, 0, &r, err);
+    if (st != TC_OK)
+        return st;
+    *n = tc_db_rows_next(r) ? tc_db_rows_int(r, 0) : 0;
+    tc_db_rows_free(r);
+    return TC_OK;
+}
+
+tc_status tc_repo_job_default_connection(tc_db_conn *c, const char *user_id,
+                                         const char *connector_id, char out[37], tc_err *err)
+{
+    char ids[1][37];
+    size_t n = 0;
+    const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_STR(connector_id)};
+    tc_status st = collect_ids(c,
+                               "SELECT id FROM user_connections WHERE user_id = $1 AND "
+                               "connector_id = $2 AND status = 'active' "
+                               "ORDER BY created_at DESC, id DESC LIMIT 1",
+                               p, NP(p), ids, 1, &n, err);
+    if (st == TC_OK && n == 0)
+        return tc_failf(err, TC_NOT_FOUND, "connection_id", "no active connection");
+    if (st == TC_OK)
+        memcpy(out, ids[0], 37);
+    return st;
+}
+
+tc_status tc_repo_job_get(tc_db_conn *c, const char *user_id, const char *id, json_t **row,
+                          tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(id), TC_DBV_STR(user_id)};
+    tc_status st = one_job(c, "SELECT " JOB_COLS " FROM pipeline_jobs WHERE id = $1 AND user_id = $2",
+                           p, NP(p), row, err);
+    if (st == TC_DECLINED)
+        return tc_failf(err, TC_NOT_FOUND, "id", "no job %s", id);
+    return st;
+}
+
+/* Keyset cursor "<ms>.<uuid>" of the last row of a page. */
+static tc_status parse_cursor(const char *cursor, int64_t *ms, char id[37], tc_err *err)
+{
+    *ms = INT64_MAX;
+    id[0] = '\0';
+    if (!cursor || !*cursor)
+        return TC_OK;
+    long long v = 0;
+    char rest[40] = "";
+    if (sscanf(cursor, "%lld.%36s", &v, rest) != 2 || !tc_uuid_valid(rest))
+        return tc_failf(err, TC_BAD_REQUEST, "cursor", "cursor is not one this API returned");
+    *ms = v;
+    memcpy(id, rest, 37);
+    return TC_OK;
+}
+
+/* Trims items to limit and builds the next cursor from the last kept row. */
+static void page_cursor(json_t *items, int64_t limit, int64_t last_ms, const char *last_id,
+                        char **next)
+{
+    *next = NULL;
+    if ((int64_t)json_array_size(items) <= limit)
+        return;
+    json_array_remove(items, (size_t)limit);
+    *next = tc_asprintf("%" PRId64 ".%s", last_ms, last_id);
+}
+
+/* Shared list runner: rows carry the sort key (ms) and id as their last two
+ * columns, which are not rendered. */
+static tc_status list_page(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t np,
+                           json_t *(*render)(tc_db_rows *), int64_t limit, json_t **items,
+                           char **next, tc_err *err)
+{
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, sql, p, np, &r, err);
+    if (st != TC_OK)
+        return st;
+    json_t *arr = json_array();
+    int64_t last_ms = 0;
+    char last_id[37] = "";
+    int kcol = tc_db_rows_ncols(r) - 2;
+    while ((int64_t)json_array_size(arr) <= limit && tc_db_rows_next(r)) {
+        if ((int64_t)json_array_size(arr) < limit) {
+            last_ms = tc_db_rows_int(r, kcol);
+            copy_text(last_id, sizeof(last_id), tc_db_rows_text(r, kcol + 1));
+        }
+        json_array_append_new(arr, render(r));
+    }
+    tc_db_rows_free(r);
+    page_cursor(arr, limit, last_ms, last_id, next);
+    *items = arr;
+    return TC_OK;
+}
+
+tc_status tc_repo_job_list(tc_db_conn *c, const char *user_id, const tc_repo_job_filter *f,
+                           json_t **items, char **next_cursor, tc_err *err)
+{
+    int64_t cms;
+    char cid[37];
+    tc_status st = parse_cursor(f->cursor, &cms, cid, err);
+    if (st != TC_OK)
+        return st;
+    const tc_dbv p[] = {
+        TC_DBV_STR(user_id),  TC_DBV_STR(f->status), TC_DBV_STR(f->connector),
+        TC_DBV_STR(f->tool),  TC_DBV_I64(f->since),  TC_DBV_I64(f->until ? f->until : INT64_MAX),
+        TC_DBV_I64(cms),      TC_DBV_STR(cid),       TC_DBV_I64(f->limit + 1),
+    };
+    return list_page(c,
+                     "SELECT " JOB_COLS ", queued_at, id FROM pipeline_jobs WHERE user_id = $1 "
+                     "AND (CAST($2 AS TEXT) IS NULL OR status = $2) "
+                     "AND (CAST($3 AS TEXT) IS NULL OR connector = $3) "
+                     "AND (CAST($4 AS TEXT) IS NULL OR tool = $4) "
+                     "AND queued_at >= $5 AND queued_at < $6 "
+                     "AND (queued_at < $7 OR (queued_at = $7 AND id < $8)) "
+                     "ORDER BY queued_at DESC, id DESC LIMIT $9",
+                     p, NP(p), job_row, f->limit, items, next_cursor, err);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static const tc_col event_cols[] = {
+    {"id", TC_COL_INT},      {"job_id", TC_COL_TEXT}, {"level", TC_COL_TEXT},
+    {"message", TC_COL_TEXT}, {"data", TC_COL_JSON},  {"created_at", TC_COL_TIME},
+};
+
+tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
+                               const char *level, const char *message, const char *data,
+                               int64_t now, json_t **row, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(job_id), TC_DBV_STR(user_id), TC_DBV_STR(level),
+                        TC_DBV_STR(message), TC_DBV_STR(data), TC_DBV_I64(now)};
+    json_t *rows = NULL;
+    tc_status st = tc_db_query_json(c,
+                                    "INSERT INTO pipeline_events (job_id, user_id, level, message, "
+                                    "data, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                                    "RETURNING id, job_id, level, message, data, created_at",
+                                    p, NP(p), event_cols, NP(event_cols), 1, &rows, err);
+    if (st != TC_OK)
+        return st;
+    *row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return *row ? TC_OK : tc_failf(err, TC_DB, NULL, "event insert returned no row");
+}
+
+tc_status tc_repo_event_list(tc_db_conn *c, const char *user_id, const char *job_id, size_t max,
+                             json_t **items, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(job_id), TC_DBV_STR(user_id), TC_DBV_I64((int64_t)max)};
+    return tc_db_query_json(c,
+                            "SELECT id, job_id, level, message, data, created_at FROM "
+                            "pipeline_events WHERE job_id = $1 AND user_id = $2 ORDER BY id LIMIT $3",
+                            p, NP(p), event_cols, NP(event_cols), max, items, err);
+}
+
+/* ---- action log -------------------------------------------------------- */
+
+tc_status tc_repo_action_log_insert(tc_db_conn *c, const tc_repo_action_log *l, int64_t now,
+                                    tc_err *err)
+{
+    char id[37];
+    tc_uuid(id);
+    const tc_dbv p[] = {
+        TC_DBV_STR(id),          TC_DBV_STR(l->user_id),    TC_DBV_STR(l->job_id),
+        TC_DBV_STR(l->connector), TC_DBV_STR(l->tool),      TC_DBV_STR(l->connection_id),
+        TC_DBV_STR(l->status),   TC_DBV_I64(l->latency_ms), TC_DBV_STR(l->arguments),
+        TC_DBV_STR(l->response), TC_DBV_STR(l->error),      TC_DBV_I64(now),
+    };
+    return tc_db_exec(c,
+                      "INSERT INTO action_logs (id, user_id, job_id, connector, tool, "
+                      "connection_id, status, latency_ms, arguments, response, error, created_at) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                      p, NP(p), NULL, err);
+}
+
+static const tc_col log_cols[] = {
+    {"id", TC_COL_TEXT},        {"job_id", TC_COL_TEXT},     {"connector", TC_COL_TEXT},
+    {"tool", TC_COL_TEXT},      {"connection_id", TC_COL_TEXT}, {"status", TC_COL_TEXT},
+    {"latency_ms", TC_COL_INT}, {"arguments", TC_COL_JSON},  {"response", TC_COL_JSON},
+    {"error", TC_COL_JSON},     {"created_at", TC_COL_TIME}, {"k_ms", TC_COL_SKIP},
+    {"k_id", TC_COL_SKIP},
+};
+
+static json_t *log_row(tc_db_rows *r)
+{
+    return tc_db_row_json(r, log_cols, NP(log_cols));
+}
+
+tc_status tc_repo_action_log_list(tc_db_conn *c, const char *user_id, const tc_repo_job_filter *f,
+                                  json_t **items, char **next_cursor, tc_err *err)
+{
+    int64_t cms;
+    char cid[37];
+    tc_status st = parse_cursor(f->cursor, &cms, cid, err);
+    if (st != TC_OK)
+        return st;
+    const tc_dbv p[] = {
+        TC_DBV_STR(user_id), TC_DBV_STR(f->connector), TC_DBV_STR(f->tool),
+        TC_DBV_I64(f->since), TC_DBV_I64(f->until ? f->until : INT64_MAX), TC_DBV_I64(cms),
+        TC_DBV_STR(cid),     TC_DBV_I64(f->limit + 1),
+    };
+    return list_page(c,
+                     "SELECT id, job_id, connector, tool, connection_id, status, latency_ms, "
+                     "arguments, response, error, created_at, created_at, id FROM action_logs "
+                     "WHERE user_id = $1 AND (CAST($2 AS TEXT) IS NULL OR connector = $2) "
+                     "AND (CAST($3 AS TEXT) IS NULL OR tool = $3) "
+                     "AND created_at >= $4 AND created_at < $5 "
+                     "AND (created_at < $6 OR (created_at = $6 AND id < $7)) "
+                     "ORDER BY created_at DESC, id DESC LIMIT $8",
+                     p, NP(p), log_row, f->limit, items, next_cursor, err);
+}

@@ -1,0 +1,150 @@
+/* store: tool-run jobs (pipeline_jobs), their events (pipeline_events) and
+ * the audit trail (action_logs).
+ *
+ * Jobs move queued -> running -> succeeded | failed | canceled, or
+ * queued -> canceled; the database trigger refuses anything else and the
+ * refusal comes back as TC_CONFLICT. Every function that writes a job
+ * returns the job row in API shape (*row, new reference) so the caller can
+ * record the change (events.h) in the same transaction:
+ *   {id, connector, tool, connection_id, status, arguments, result, error,
+ *    queued_at, started_at, finished_at, schedule_id, scheduled_for,
+ *    progress, progress_total, progress_message, timeout_ms}
+ * (times RFC 3339, arguments/result/error parsed JSON). Functions taking
+ * user_id scope their SQL to that user: someone else's job is TC_NOT_FOUND. */
+#ifndef TC_STORE_REPO_JOBS_H
+#define TC_STORE_REPO_JOBS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/db.h"
+
+#define TC_REPO_JOBS_LIST_MAX 200
+
+typedef struct tc_repo_job_new {
+    const char *id;            /* tc_uuid() */
+    const char *user_id;
+    const char *connector_id;  /* connectors.id, may be NULL */
+    const char *connector;     /* slug */
+    const char *tool;
+    const char *connection_id; /* may be NULL */
+    const char *arguments;     /* JSON text of the arguments object */
+    int64_t timeout_ms;
+    const char *schedule_id;   /* NULL for direct runs */
+    int64_t scheduled_for;     /* ms; used with schedule_id */
+} tc_repo_job_new;
+
+/* Inserts a queued job (queued_at = now). A scheduled job whose
+ * (schedule_id, scheduled_for) exists already is not inserted: TC_CONFLICT
+ * with nothing written, and the transaction stays usable (ON CONFLICT). */
+tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t now, json_t **row,
+                             tc_err *err);
+
+/* What a worker needs to run a claimed job (strings owned by the struct). */
+typedef struct tc_repo_job_claim {
+    char id[37];
+    char user_id[37];
+    char connector_id[37];
+    char connector[64];
+    char tool[65];
+    char connection_id[37];
+    json_t *arguments;  /* owned */
+    int64_t timeout_ms;
+    int64_t started_at;
+} tc_repo_job_claim;
+void tc_repo_job_claim_clear(tc_repo_job_claim *j);
+
+/* Takes the oldest queued job: status running, started_at/claimed_at = now,
+ * worker_id. TC_DECLINED when the queue is empty. SQLite: one UPDATE with a
+ * sub-select (the writer lock makes it exclusive); PostgreSQL: FOR UPDATE
+ * SKIP LOCKED, so instances never take the same job. */
+tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t now,
+                                 tc_repo_job_claim *out, json_t **row, tc_err *err);
+
+/* running -> status (succeeded | failed | canceled) with result / error
+ * (JSON texts, may be NULL). TC_CONFLICT when the job is no longer running
+ * (canceled meanwhile): nothing written. */
+tc_status tc_repo_job_finish(tc_db_conn *c, const char *id, const char *status,
+                             const char *result, const char *error, int64_t now, json_t **row,
+                             tc_err *err);
+
+/* User cancel: queued or running -> canceled. TC_NOT_FOUND when not the
+ * user's, TC_CONFLICT (from the trigger) when already finished. */
+tc_status tc_repo_job_cancel(tc_db_conn *c, const char *user_id, const char *id, int64_t now,
+                             json_t **row, tc_err *err);
+
+/* Latest progress of a running job. TC_CONFLICT when not running. */
+tc_status tc_repo_job_progress(tc_db_conn *c, const char *id, double progress, double total,
+                               bool has_total, const char *message, int64_t now, json_t **row,
+                               tc_err *err);
+
+/* Running jobs left by a dead process: claimed_at < before (INT64_MAX on
+ * SQLite at start: all of them). Up to max ids into ids[] (37 bytes each),
+ * oldest first; *n gets the count. */
+tc_status tc_repo_jobs_stale(tc_db_conn *c, int64_t before, char (*ids)[37], size_t max,
+                             size_t *n, tc_err *err);
+/* The user id of a job (workers and sweepers act on behalf of its owner). */
+tc_status tc_repo_job_owner(tc_db_conn *c, const char *id, char user_id[37], tc_err *err);
+/* Renews the lease of a worker's running jobs (PostgreSQL instances). */
+tc_status tc_repo_jobs_renew(tc_db_conn *c, const char *worker_prefix, int64_t now, tc_err *err);
+/* Ids of this instance's jobs canceled by someone else while running:
+ * status canceled, worker_id LIKE prefix%, finished_at >= since. */
+tc_status tc_repo_jobs_canceled_since(tc_db_conn *c, const char *worker_prefix, int64_t since,
+                                      char (*ids)[37], size_t max, size_t *n, tc_err *err);
+/* Jobs still queued (to wake workers at start). */
+tc_status tc_repo_jobs_queued_count(tc_db_conn *c, int64_t *n, tc_err *err);
+
+/* The user's newest active connection to a connector (connections.id into
+ * out). TC_NOT_FOUND when there is none. */
+tc_status tc_repo_job_default_connection(tc_db_conn *c, const char *user_id,
+                                         const char *connector_id, char out[37], tc_err *err);
+
+tc_status tc_repo_job_get(tc_db_conn *c, const char *user_id, const char *id, json_t **row,
+                          tc_err *err);
+
+typedef struct tc_repo_job_filter {
+    const char *status;     /* NULL = any */
+    const char *connector;  /* slug */
+    const char *tool;
+    int64_t since, until;   /* queued_at range in ms; 0 = open */
+    const char *cursor;     /* from a previous page */
+    int64_t limit;          /* 1..TC_REPO_JOBS_LIST_MAX */
+} tc_repo_job_filter;
+/* Newest first (queued_at, id). *next_cursor (caller frees) NULL on the
+ * last page. TC_BAD_REQUEST (field cursor) for a cursor we never made. */
+tc_status tc_repo_job_list(tc_db_conn *c, const char *user_id, const tc_repo_job_filter *f,
+                           json_t **items, char **next_cursor, tc_err *err);
+
+/* ---- events ------------------------------------------------------------ */
+/* Appends an event; *row is {id, job_id, level, message, data, created_at}.
+ * data: JSON text or NULL. */
+tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
+                               const char *level, const char *message, const char *data,
+                               int64_t now, json_t **row, tc_err *err);
+/* A job's events in order (at most max). */
+tc_status tc_repo_event_list(tc_db_conn *c, const char *user_id, const char *job_id, size_t max,
+                             json_t **items, tc_err *err);
+
+/* ---- action log -------------------------------------------------------- */
+typedef struct tc_repo_action_log {
+    const char *user_id;
+    const char *job_id;
+    const char *connector;
+    const char *tool;
+    const char *connection_id;
+    const char *status;     /* the job's final status */
+    int64_t latency_ms;
+    const char *arguments;  /* redacted, capped JSON text */
+    const char *response;   /* redacted, capped JSON text, may be NULL */
+    const char *error;      /* JSON text, may be NULL */
+} tc_repo_action_log;
+tc_status tc_repo_action_log_insert(tc_db_conn *c, const tc_repo_action_log *l, int64_t now,
+                                    tc_err *err);
+/* Newest first; same filter fields as jobs (status ignored). Items:
+ * {id, job_id, connector, tool, connection_id, status, latency_ms,
+ *  arguments, response, error, created_at}. */
+tc_status tc_repo_action_log_list(tc_db_conn *c, const char *user_id, const tc_repo_job_filter *f,
+                                  json_t **items, char **next_cursor, tc_err *err);
+
+#endif

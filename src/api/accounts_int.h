@@ -16,6 +16,8 @@ tc_status tc_api__details(tc_http_req *req, tc_status st, const tc_err *err);
 json_t *tc_api__user_json(const tc_auth_user *u);
 /* RFC 3339 string for ms, or JSON null for 0. */
 json_t *tc_api__time_json(int64_t ms);
+/* Sets the Retry-After header (seconds). */
+void tc_api__retry_after(tc_http_req *req, int64_t seconds);
 /* limit (1..100, default 50) and cursor query parameters. */
 tc_status tc_api__page(tc_http_req *req, int *limit, const char **cursor, tc_err *err);
 /* {"items": items, "next_cursor": next|null}; steals items. */

@@ -50,6 +50,13 @@ tc_status tc_api__details(tc_http_req *req, tc_status st, const tc_err *err)
     return st;
 }
 
+void tc_api__retry_after(tc_http_req *req, int64_t seconds)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)seconds);
+    tc_http_set_header(req, "Retry-After", v);
+}
+
 json_t *tc_api__time_json(int64_t ms)
 {
     if (ms <= 0)
@@ -195,11 +202,8 @@ tc_status tc_api_auth_login(tc_http_req *req, tc_err *err)
     tc_auth_client cl = client_of(req);
     if (st == TC_OK)
         st = tc_auth_login(a, c.email, c.password, &cl, &t, &retry, err);
-    if (st == TC_RATE_LIMITED) {
-        char v[24];
-        snprintf(v, sizeof v, "%lld", (long long)retry);
-        tc_http_set_header(req, "Retry-After", v);
-    }
+    if (st == TC_RATE_LIMITED)
+        tc_api__retry_after(req, retry);
     if (st != TC_OK)
         return tc_api__details(req, st, err);
     return reply_tokens(req, 200, &t);

@@ -43,9 +43,12 @@ tc_status tc_api_me_password(tc_http_req *req, tc_err *err)
     tc_status st = tc_http_json_body(req, &body, err);
     if (st == TC_OK)
         st = tc_json_read(body, password_fields, 2, &b, err);
+    int64_t retry = 0;
     if (st == TC_OK)
         st = tc_auth_change_password(a, tc_api__principal(req), b.current_password,
-                                     b.new_password, err);
+                                     b.new_password, &retry, err);
+    if (st == TC_RATE_LIMITED)
+        tc_api__retry_after(req, retry);
     if (st != TC_OK)
         return tc_api__details(req, st, err);
     return tc_http_reply_empty(req, 204);

@@ -19,47 +19,32 @@ tc_status tc_auth_me(tc_auth *a, const char *user_id, tc_auth_user *out, tc_err 
     return st;
 }
 
-/* Loads the user and checks the current password, throttled like a login
- * (a stolen access token must not become a password-guessing oracle). */
-static tc_status check_current(tc_auth *a, const char *user_id, const char *current,
-                               tc_repo_user *u, tc_err *err)
+/* Loads the user and records the attempt, throttled like a login (a stolen
+ * access token must not become a password-guessing oracle). */
+static tc_status current_begin(tc_auth *a, const char *user_id, tc_repo_user *u,
+                               char attempt[37], int64_t *retry_after_s, tc_err *err)
 {
     tc_db_conn *c = tc_db_acquire(a->db);
     tc_status st = tc_repo_user_get(c, user_id, u, err);
-    int64_t wait = 0;
-    if (st == TC_OK)
-        st = tc_auth__throttle_check(a, c, u->email, NULL, &wait, err);
+    if (st == TC_OK) /* no transaction on purpose: see throttle.c */
+        st = tc_auth__attempt_begin(c, u->email, NULL, attempt, retry_after_s, err);
     tc_db_release(c);
-    if (st != TC_OK)
-        return st;
-    if (tc_auth_password_verify(u->password_hash, current))
-        return TC_OK;
-    tc_auth__throttle_fail(a, u->email, NULL);
-    return tc_failc(err, TC_FORBIDDEN, "invalid_current_password", "current_password",
-                    "current_password is incorrect");
+    return st;
 }
 
-tc_status tc_auth_change_password(tc_auth *a, const tc_auth_principal *p, const char *current,
-                                  const char *next, tc_err *err)
+/* New hash, attempt cleared, other sessions revoked: one transaction.
+ * Everyone else signed in with the old password is signed out; the calling
+ * session stays (API-key callers keep no session: all go). */
+static tc_status store_password(tc_auth *a, const tc_auth_principal *p, const char *email,
+                                const char *attempt, const char *hash, tc_err *err)
 {
-    tc_repo_user u;
-    char *hash = NULL;
-    if (!current || !*current)
-        return tc_failf(err, TC_VALIDATION, "current_password", "current_password is required");
-    tc_status st = tc_auth_password_policy(next, "new_password", err);
-    if (st == TC_OK)
-        st = check_current(a, p->user_id, current, &u, err);
-    if (st == TC_OK)
-        st = tc_auth_password_hash(next, &hash, err);
-    if (st != TC_OK)
-        goto out;
     int64_t now = tc_now_ms();
     tc_db_conn *c = tc_db_acquire(a->db);
-    st = tc_db_begin(c, err);
+    tc_status st = tc_db_begin(c, err);
     if (st == TC_OK)
         st = tc_repo_user_set_password(c, p->user_id, hash, now, err);
-    /* Everyone else signed in with the old password is signed out; the
-     * calling session stays (API-key callers keep no session: all go). */
+    if (st == TC_OK)
+        st = tc_auth__attempt_succeeded(c, email, attempt, err);
     if (st == TC_OK)
         st = tc_repo_session_revoke_others(c, p->user_id, p->session_id[0] ? p->session_id : NULL,
                                            now, "password_changed", err);
@@ -68,6 +53,31 @@ tc_status tc_auth_change_password(tc_auth *a, const tc_auth_principal *p, const 
     else
         tc_db_rollback(c);
     tc_db_release(c);
+    return st;
+}
+
+tc_status tc_auth_change_password(tc_auth *a, const tc_auth_principal *p, const char *current,
+                                  const char *next, int64_t *retry_after_s, tc_err *err)
+{
+    tc_repo_user u;
+    char attempt[37];
+    char *hash = NULL;
+    memset(&u, 0, sizeof u);
+    if (!current || !*current)
+        return tc_failf(err, TC_VALIDATION, "current_password", "current_password is required");
+    tc_status st = tc_auth_password_policy(next, "new_password", err);
+    if (st == TC_OK)
+        st = current_begin(a, p->user_id, &u, attempt, retry_after_s, err);
+    if (st != TC_OK)
+        goto out;
+    if (!tc_auth_password_verify(u.password_hash, current)) { /* counted already */
+        st = tc_failc(err, TC_FORBIDDEN, "invalid_current_password", "current_password",
+                      "current_password is incorrect");
+        goto out;
+    }
+    st = tc_auth_password_hash(next, &hash, err);
+    if (st == TC_OK)
+        st = store_password(a, p, u.email, attempt, hash, err);
 out:
     tc_auth__wipe(u.password_hash, sizeof u.password_hash);
     tc_free(hash);

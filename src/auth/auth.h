@@ -186,10 +186,11 @@ tc_status tc_auth_authenticate(tc_auth *a, const char *authorization, tc_auth_pr
 
 tc_status tc_auth_me(tc_auth *a, const char *user_id, tc_auth_user *out, tc_err *err);
 
-/* Needs the current password; on success every other session of the user is
- * revoked (the calling session stays). */
+/* Needs the current password (wrong: TC_FORBIDDEN; throttled like a login:
+ * TC_RATE_LIMITED with *retry_after_s); on success every other session of
+ * the user is revoked (the calling session stays). */
 tc_status tc_auth_change_password(tc_auth *a, const tc_auth_principal *p, const char *current,
-                                  const char *next, tc_err *err);
+                                  const char *next, int64_t *retry_after_s, tc_err *err);
 
 /* Deletes the user; the database cascades to all of their rows. */
 tc_status tc_auth_delete_account(tc_auth *a, const char *user_id, tc_err *err);

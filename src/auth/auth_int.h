@@ -23,12 +23,15 @@ void tc_auth__user_from_repo(const tc_repo_user *u, tc_auth_user *out);
 /* Signs a fresh access token into out (access_token, expires_in, session_id). */
 tc_status tc_auth__issue_access(tc_auth *a, const char *user_id, const char *session_id,
                                 tc_auth_tokens *out);
-/* Login throttling on an acquired connection: TC_RATE_LIMITED + *retry_after_s
- * when the account (e-mail) or the address is over its limit. */
-tc_status tc_auth__throttle_check(tc_auth *a, tc_db_conn *c, const char *email,
-                                  const char *addr, int64_t *retry_after_s, tc_err *err);
-/* Records a failed attempt for the e-mail and the address (addr may be NULL). */
-tc_status tc_auth__throttle_fail(tc_auth *a, const char *email, const char *addr);
+/* Login throttling (throttle.c). Outside any transaction: records the
+ * attempt as a failure (addr may be NULL), then counts the window;
+ * TC_RATE_LIMITED + *retry_after_s when over a limit (the attempt is then
+ * taken back). attempt gets the attempt's id. */
+tc_status tc_auth__attempt_begin(tc_db_conn *c, const char *email, const char *addr,
+                                 char attempt[37], int64_t *retry_after_s, tc_err *err);
+/* The password was right: clears the account's failures and this attempt. */
+tc_status tc_auth__attempt_succeeded(tc_db_conn *c, const char *email, const char *attempt,
+                                     tc_err *err);
 
 /* Opaque list cursors: base64url("<created_at ms>:<uuid>"). */
 char *tc_auth__cursor_encode(int64_t created_at, const char *id); /* caller frees */

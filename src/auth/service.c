@@ -227,57 +227,13 @@ static const char *dummy_hash(tc_auth *a)
     return a->dummy_hash;
 }
 
-static int64_t retry_after(const tc_repo_login_window *w, int64_t now)
-{
-    int64_t ms = w->oldest + TC_AUTH_THROTTLE_WINDOW_S * 1000LL - now;
-    int64_t s = (ms + 999) / 1000;
-    return s < 1 ? 1 : s;
-}
-
-tc_status tc_auth__throttle_check(tc_auth *a, tc_db_conn *c, const char *email,
-                                  const char *addr, int64_t *retry_after_s, tc_err *err)
-{
-    int64_t now = tc_now_ms();
-    tc_repo_login_window by_email, by_addr;
-    tc_status st = tc_repo_login_failures(c, email, addr, now - TC_AUTH_THROTTLE_WINDOW_S * 1000LL,
-                                          &by_email, &by_addr, err);
-    if (st != TC_OK)
-        return st;
-    int64_t wait = 0;
-    if (by_email.count >= TC_AUTH_THROTTLE_PER_ACCOUNT)
-        wait = retry_after(&by_email, now);
-    if (by_addr.count >= TC_AUTH_THROTTLE_PER_ADDR) {
-        int64_t w2 = retry_after(&by_addr, now);
-        wait = w2 > wait ? w2 : wait;
-    }
-    if (wait == 0)
-        return TC_OK;
-    if (retry_after_s)
-        *retry_after_s = wait;
-    return tc_failc(err, TC_RATE_LIMITED, "too_many_attempts", NULL,
-                    "too many failed attempts; try again in %lld seconds", (long long)wait);
-}
-
-/* Records one failure; housekeeping drops rows older than the window. */
-tc_status tc_auth__throttle_fail(tc_auth *a, const char *email, const char *addr)
-{
-    tc_err err;
-    int64_t now = tc_now_ms();
-    tc_db_conn *c = tc_db_acquire(a->db);
-    tc_status st = tc_repo_login_failure_add(c, email, addr, now, &err);
-    if (st == TC_OK && (now & 15) == 0)
-        st = tc_repo_login_prune(c, now - TC_AUTH_THROTTLE_WINDOW_S * 1000LL, &err);
-    tc_db_release(c);
-    if (st != TC_OK)
-        tc_log(TC_LOG_ERROR, "recording a login failure failed", "error", err.message, NULL);
-    return st;
-}
-
-static tc_status login_lookup(tc_auth *a, const char *email, const char *addr, tc_repo_user *u,
-                              bool *found, int64_t *retry_after_s, tc_err *err)
+/* Records the attempt (throttled) and loads the user. No transaction on
+ * purpose: see throttle.c. */
+static tc_status login_begin(tc_auth *a, const char *email, const char *addr, char attempt[37],
+                             tc_repo_user *u, bool *found, int64_t *retry_after_s, tc_err *err)
 {
     tc_db_conn *c = tc_db_acquire(a->db);
-    tc_status st = tc_auth__throttle_check(a, c, email, addr, retry_after_s, err);
+    tc_status st = tc_auth__attempt_begin(c, email, addr, attempt, retry_after_s, err);
     if (st == TC_OK) {
         st = tc_repo_user_by_email(c, email, u, err);
         *found = st == TC_OK;
@@ -288,14 +244,14 @@ static tc_status login_lookup(tc_auth *a, const char *email, const char *addr, t
     return st;
 }
 
-static tc_status login_session(tc_auth *a, const tc_repo_user *u, const tc_auth_client *cl,
-                               tc_auth_tokens *out, tc_err *err)
+static tc_status login_session(tc_auth *a, const tc_repo_user *u, const char *attempt,
+                               const tc_auth_client *cl, tc_auth_tokens *out, tc_err *err)
 {
     tc_db_conn *c = tc_db_acquire(a->db);
     int64_t now = tc_now_ms();
     tc_status st = tc_db_begin(c, err);
     if (st == TC_OK)
-        st = tc_repo_login_failures_clear(c, u->email, err);
+        st = tc_auth__attempt_succeeded(c, u->email, attempt, err);
     if (st == TC_OK)
         st = open_session(a, c, u->id, cl, now, out, err);
     if (st == TC_OK)
@@ -341,18 +297,18 @@ tc_status tc_auth_login(tc_auth *a, const char *email, const char *password,
     tc_status st = tc_auth_email_normalize(email, norm, err);
     if (st != TC_OK)
         return st;
-    st = login_lookup(a, norm, addr, &u, &found, retry_after_s, err);
+    char attempt[37];
+    st = login_begin(a, norm, addr, attempt, &u, &found, retry_after_s, err);
     if (st != TC_OK)
         return st;
     const char *hash = found ? u.password_hash : dummy_hash(a);
     bool ok = tc_auth_password_verify(hash, password) && found;
-    if (!ok) {
-        tc_auth__throttle_fail(a, norm, addr);
+    if (!ok) { /* the attempt already counts as a failure */
         tc_log(TC_LOG_INFO, "login failed", "user_id", found ? u.id : "-", NULL);
         return tc_failc(err, TC_UNAUTHORIZED, "invalid_credentials", NULL, "%s", BAD_LOGIN);
     }
     rehash_if_needed(a, &u, password);
-    st = login_session(a, &u, cl, out, err);
+    st = login_session(a, &u, attempt, cl, out, err);
     if (st == TC_OK)
         st = tc_auth__issue_access(a, u.id, out->session_id, out);
     if (st != TC_OK) {

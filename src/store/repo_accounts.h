@@ -49,7 +49,8 @@ tc_status tc_repo_user_delete(tc_db_conn *c, const char *user_id, tc_err *err);
 
 /* ---- login attempts (throttling window) ----------------------------------
  * Failures keyed by normalized e-mail (whether or not it exists) and by
- * client address. */
+ * client address. An attempt is written as a failure before the password is
+ * checked; `attempt` (a UUID) names the rows of one attempt. */
 typedef struct tc_repo_login_window {
     int64_t count;
     int64_t oldest; /* created_at of the oldest failure in the window, ms */
@@ -57,10 +58,15 @@ typedef struct tc_repo_login_window {
 tc_status tc_repo_login_failures(tc_db_conn *c, const char *email, const char *addr,
                                  int64_t since, tc_repo_login_window *by_email,
                                  tc_repo_login_window *by_addr, tc_err *err);
+/* addr may be NULL (account row only). */
 tc_status tc_repo_login_failure_add(tc_db_conn *c, const char *email, const char *addr,
-                                    int64_t now, tc_err *err);
-/* After a successful login: forget that account's failures. */
-tc_status tc_repo_login_failures_clear(tc_db_conn *c, const char *email, tc_err *err);
+                                    const char *attempt, int64_t now, tc_err *err);
+/* After a successful attempt: forget the account's failures and this
+ * attempt's address row (earlier address failures stay). */
+tc_status tc_repo_login_attempt_succeeded(tc_db_conn *c, const char *email, const char *attempt,
+                                          tc_err *err);
+/* Takes one attempt back entirely (it was refused before any check). */
+tc_status tc_repo_login_attempt_drop(tc_db_conn *c, const char *attempt, tc_err *err);
 /* Drops rows older than `before` (housekeeping). */
 tc_status tc_repo_login_prune(tc_db_conn *c, int64_t before, tc_err *err);
 

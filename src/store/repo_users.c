@@ -155,22 +155,34 @@ tc_status tc_repo_login_failures(tc_db_conn *c, const char *email, const char *a
 }
 
 tc_status tc_repo_login_failure_add(tc_db_conn *c, const char *email, const char *addr,
-                                    int64_t now, tc_err *err)
+                                    const char *attempt, int64_t now, tc_err *err)
 {
-    static const char sql[] =
-        "INSERT INTO login_attempts (scope, key, succeeded, created_at) VALUES ($1, $2, 0, $3)";
-    const tc_dbv pa[] = {TC_DBV_STR("account"), TC_DBV_STR(email), TC_DBV_I64(now)};
+    static const char sql[] = "INSERT INTO login_attempts (scope, key, succeeded, created_at, "
+                              "attempt) VALUES ($1, $2, 0, $3, $4)";
+    const tc_dbv pa[] = {TC_DBV_STR("account"), TC_DBV_STR(email), TC_DBV_I64(now),
+                         TC_DBV_STR(attempt)};
     tc_status st = tc_db_exec(c, sql, pa, NP(pa), NULL, err);
     if (st != TC_OK || !addr)
         return st;
-    const tc_dbv pb[] = {TC_DBV_STR("address"), TC_DBV_STR(addr), TC_DBV_I64(now)};
+    const tc_dbv pb[] = {TC_DBV_STR("address"), TC_DBV_STR(addr), TC_DBV_I64(now),
+                         TC_DBV_STR(attempt)};
     return tc_db_exec(c, sql, pb, NP(pb), NULL, err);
 }
 
-tc_status tc_repo_login_failures_clear(tc_db_conn *c, const char *email, tc_err *err)
+tc_status tc_repo_login_attempt_succeeded(tc_db_conn *c, const char *email, const char *attempt,
+                                          tc_err *err)
 {
-    const tc_dbv p[] = {TC_DBV_STR(email)};
-    return tc_db_exec(c, "DELETE FROM login_attempts WHERE scope = 'account' AND key = $1", p, NP(p), NULL, err);
+    const tc_dbv p[] = {TC_DBV_STR(email), TC_DBV_STR(attempt)};
+    return tc_db_exec(c,
+                      "DELETE FROM login_attempts WHERE (scope = 'account' AND key = $1) "
+                      "OR attempt = $2",
+                      p, NP(p), NULL, err);
+}
+
+tc_status tc_repo_login_attempt_drop(tc_db_conn *c, const char *attempt, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(attempt)};
+    return tc_db_exec(c, "DELETE FROM login_attempts WHERE attempt = $1", p, NP(p), NULL, err);
 }
 
 tc_status tc_repo_login_prune(tc_db_conn *c, int64_t before, tc_err *err)

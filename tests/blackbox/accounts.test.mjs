@@ -335,6 +335,7 @@ describe('accounts', () => {
 
 describe('login throttling', () => {
   let t;
+  let gusChecked = 0; // failures of the parallel test that reached the check
   before(async () => {
     t = await startServer();
   });
@@ -359,9 +360,34 @@ describe('login throttling', () => {
     assert.equal(g.json.error.message.replace(/\d+/g, 'N'), r.json.error.message.replace(/\d+/g, 'N'));
   });
 
+  test('parallel guesses: at most 5 reach the password check', async () => {
+    const s = await t.request('POST', '/api/auth/signup', { body: { email: 'gus@example.com', password: 'gus-password-1' } });
+    assert.equal(s.status, 201);
+    // these count against the address too (10 so far + up to 5)
+    const rs = await Promise.all(Array.from({ length: 8 }, () => tlogin('gus@example.com', 'wrong-password')));
+    const checked = rs.filter((r) => r.status === 401).length;
+    const limited = rs.filter((r) => r.status === 429).length;
+    assert.equal(checked + limited, 8);
+    assert.ok(checked >= 1 && checked <= 5, `checked ${checked}`);
+    for (const r of rs.filter((x) => x.status === 429)) assert.ok(Number(r.headers['retry-after']) > 0);
+    gusChecked = checked;
+  });
+
+  test('password change is throttled like a login (403 then 429 + Retry-After)', async () => {
+    const s = await t.request('POST', '/api/auth/signup', { body: { email: 'hal@example.com', password: 'hal-password-1' } });
+    assert.equal(s.status, 201);
+    const h = { Authorization: `Bearer ${s.json.access_token}` };
+    const body = { current_password: 'wrong-password', new_password: 'hal-password-2' };
+    for (let i = 0; i < 5; i++) assertError(await t.request('POST', '/api/me/password', { headers: h, body }), 403);
+    const r = await t.request('POST', '/api/me/password', { headers: h, body: { ...body, current_password: 'hal-password-1' } });
+    assertError(r, 429);
+    assert.ok(Number(r.headers['retry-after']) > 0);
+  });
+
   test('per client address: 20 failures over many e-mails', async () => {
-    // 10 failures already counted for this address by the test above
-    for (let i = 0; i < 10; i++) assertError(await tlogin(`user${i}@example.com`, 'wrong-password'), 401);
+    // 10 + gusChecked failures already counted for this address by the tests above
+    // (password-change failures carry no address)
+    for (let i = 0; i < 10 - gusChecked; i++) assertError(await tlogin(`user${i}@example.com`, 'wrong-password'), 401);
     const r = await tlogin('fresh@example.com', 'whatever-pw');
     assertError(r, 429);
     assert.ok(Number(r.headers['retry-after']) > 0);

@@ -533,9 +533,9 @@ TEST(svc_sessions_isolation_and_password_change)
     ASSERT_OK(auth_with(a, ta1.access_token, &pa1, &err));
 
     /* password change: wrong current refused, then other sessions revoked */
-    ASSERT_STATUS(tc_auth_change_password(a, &pa1, "nope-nope", "password-9", &err),
+    ASSERT_STATUS(tc_auth_change_password(a, &pa1, "nope-nope", "password-9", NULL, &err),
                   TC_FORBIDDEN);
-    ASSERT_OK(tc_auth_change_password(a, &pa1, "password-1", "password-9", &err));
+    ASSERT_OK(tc_auth_change_password(a, &pa1, "password-1", "password-9", NULL, &err));
     ASSERT_OK(auth_with(a, ta1.access_token, &pa1, &err));
     ASSERT_STATUS(auth_with(a, ta2.access_token, &pa2, &err), TC_UNAUTHORIZED);
     tc_auth_tokens tx;
@@ -742,6 +742,71 @@ TEST(svc_login_rehashes_old_parameters)
     tc_db_rows_free(r);
     tc_db_release(c);
     ASSERT_OK(tc_auth_login(a, "alice@example.com", "password-1", NULL, &t, &retry, &err));
+    tc_auth_tokens_clear(&t);
+    svc_free(a);
+}
+
+static void *bad_login_thread(void *p)
+{
+    race_arg *r = p;
+    tc_err err;
+    tc_auth_tokens t;
+    int64_t retry = 0;
+    tc_auth_client cl = {.addr = "10.9.9.9"};
+    r->st = tc_auth_login(r->a, "alice@example.com", "wrong-password", &cl, &t, &retry, &err);
+    return NULL;
+}
+
+TEST(svc_parallel_guesses_stay_within_the_limit)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t;
+    tc_err err;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t, &err));
+    tc_auth_tokens_clear(&t);
+    enum { N = 12 };
+    pthread_t th[N];
+    race_arg args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (race_arg){.a = a, .i = i};
+        pthread_create(&th[i], NULL, bad_login_thread, &args[i]);
+    }
+    int checked = 0, limited = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        checked += args[i].st == TC_UNAUTHORIZED;
+        limited += args[i].st == TC_RATE_LIMITED;
+    }
+    /* only up to the limit reached the password check, in any interleaving
+     * (fewer is possible: racing refused attempts are counted by others
+     * before they take themselves back) */
+    ASSERT(checked >= 1 && checked <= TC_AUTH_THROTTLE_PER_ACCOUNT);
+    ASSERT_EQ(checked + limited, N);
+    /* the window holds exactly the checked failures */
+    int64_t retry = 0;
+    for (int i = checked; i < TC_AUTH_THROTTLE_PER_ACCOUNT; i++)
+        ASSERT_STATUS(tc_auth_login(a, "alice@example.com", "wrong-again", NULL, &t, &retry, &err),
+                      TC_UNAUTHORIZED);
+    ASSERT_STATUS(tc_auth_login(a, "alice@example.com", "password-1", NULL, &t, &retry, &err),
+                  TC_RATE_LIMITED);
+    svc_free(a);
+}
+
+TEST(svc_password_change_is_throttled)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t;
+    tc_err err;
+    tc_auth_principal p;
+    int64_t retry = 0;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t, &err));
+    ASSERT_OK(auth_with(a, t.access_token, &p, &err));
+    for (int i = 0; i < TC_AUTH_THROTTLE_PER_ACCOUNT; i++)
+        ASSERT_STATUS(tc_auth_change_password(a, &p, "wrong-pass", "password-2", &retry, &err),
+                      TC_FORBIDDEN);
+    ASSERT_STATUS(tc_auth_change_password(a, &p, "password-1", "password-2", &retry, &err),
+                  TC_RATE_LIMITED);
+    ASSERT(retry > 0 && retry <= TC_AUTH_THROTTLE_WINDOW_S);
     tc_auth_tokens_clear(&t);
     svc_free(a);
 }

@@ -44,6 +44,20 @@ tc_status tc_api_connections_get(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_test(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_delete(tc_http_req *req, tc_err *err);
 
+/* webhooks.c: outgoing webhooks (endpoints, deliveries, event types) */
+tc_status tc_api_webhooks_init(struct tc_app *app, tc_err *err);
+void tc_api_webhooks_shutdown(struct tc_app *app);
+tc_status tc_api_webhooks_create(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhooks_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhooks_get(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhooks_update(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhooks_delete(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhooks_test(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhooks_rotate(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhooks_deliveries(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhook_delivery_retry(tc_http_req *req, tc_err *err);
+tc_status tc_api_webhook_event_types(tc_http_req *req, tc_err *err);
+
 /* stream.c: live updates (GET /api/stream, POST /api/stream/ticket) and the
  * realtime row of the app module table */
 tc_status tc_api_stream_init(struct tc_app *app, tc_err *err);

@@ -40,6 +40,18 @@ const tc_route tc_api_routes[] = {
     {"POST", "/api/connections/{id}/test", tc_api_connections_test, R, TC_RATE_API, 0},
     {"DELETE", "/api/connections/{id}", tc_api_connections_delete, R, TC_RATE_NONE, 0},
 
+    /* webhooks */
+    {"POST", "/api/webhooks", tc_api_webhooks_create, R, TC_RATE_API, 0},
+    {"GET", "/api/webhooks", tc_api_webhooks_list, R, TC_RATE_NONE, 0},
+    {"GET", "/api/webhooks/{id}", tc_api_webhooks_get, R, TC_RATE_NONE, 0},
+    {"PATCH", "/api/webhooks/{id}", tc_api_webhooks_update, R, TC_RATE_NONE, 0},
+    {"DELETE", "/api/webhooks/{id}", tc_api_webhooks_delete, R, TC_RATE_NONE, 0},
+    {"POST", "/api/webhooks/{id}/test", tc_api_webhooks_test, R, TC_RATE_API, 0},
+    {"POST", "/api/webhooks/{id}/rotate-secret", tc_api_webhooks_rotate, R, TC_RATE_NONE, 0},
+    {"GET", "/api/webhooks/{id}/deliveries", tc_api_webhooks_deliveries, R, TC_RATE_NONE, 0},
+    {"POST", "/api/webhook-deliveries/{id}/retry", tc_api_webhook_delivery_retry, R, TC_RATE_API, 0},
+    {"GET", "/api/webhook-event-types", tc_api_webhook_event_types, O, TC_RATE_NONE, 0},
+
     /* live updates */
     {"GET", "/api/stream", tc_api_stream, O, TC_RATE_NONE, 0},
     {"POST", "/api/stream/ticket", tc_api_stream_ticket, R, TC_RATE_NONE, 0},

@@ -31,6 +31,7 @@ typedef struct tc_app {
     struct tc_catalog *catalog;         /* built-in connectors (catalog) */
     struct tc_connections *connections; /* connections module context */
     struct tc_events *events;           /* change recording + publishing (events) */
+    struct tc_webhooks *webhooks;       /* endpoints, outbox, delivery worker (webhooks) */
     struct tc_realtime *realtime;       /* hub + stream settings (api/stream.c) */
 } tc_app;
 

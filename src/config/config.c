@@ -74,6 +74,22 @@ static const cfg_desc settings[] = {
      "largest upstream response body of a tool run, in bytes"},
     {"job-poll-ms", "TC_JOB_POLL_MS", CFG_INT, F(job_poll_ms), "2000",
      "job queue poll interval when nothing was enqueued locally, in ms"},
+    {"webhook-max-attempts", "TC_WEBHOOK_MAX_ATTEMPTS", CFG_INT, F(webhook_max_attempts), "8",
+     "attempts per webhook delivery before it fails"},
+    {"webhook-retry-base-ms", "TC_WEBHOOK_RETRY_BASE_MS", CFG_INT, F(webhook_retry_base_ms), "1000",
+     "first webhook retry delay in ms (doubles each retry, plus jitter)"},
+    {"webhook-retry-max-ms", "TC_WEBHOOK_RETRY_MAX_MS", CFG_INT, F(webhook_retry_max_ms), "3600000",
+     "longest delay between two webhook attempts, in ms"},
+    {"webhook-retry-window-ms", "TC_WEBHOOK_RETRY_WINDOW_MS", CFG_INT, F(webhook_retry_window_ms), "86400000",
+     "no webhook retry later than this after the event, in ms"},
+    {"webhook-timeout-ms", "TC_WEBHOOK_TIMEOUT_MS", CFG_INT, F(webhook_timeout_ms), "15000",
+     "time limit of one webhook attempt, in ms"},
+    {"webhook-disable-after-ms", "TC_WEBHOOK_DISABLE_AFTER_MS", CFG_INT, F(webhook_disable_after_ms), "432000000",
+     "disable a webhook endpoint failing continuously this long, in ms (0 = never)"},
+    {"webhook-concurrency", "TC_WEBHOOK_CONCURRENCY", CFG_INT, F(webhook_concurrency), "64",
+     "webhook requests in flight at once"},
+    {"webhook-poll-ms", "TC_WEBHOOK_POLL_MS", CFG_INT, F(webhook_poll_ms), "1000",
+     "webhook queue poll interval when nothing was enqueued locally, in ms"},
 };
 #undef F
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -46,6 +46,14 @@ typedef struct tc_config {
     int64_t job_timeout_ms;   /* TC_JOB_TIMEOUT_MS */
     int64_t job_response_max; /* TC_JOB_RESPONSE_MAX bytes */
     int64_t job_poll_ms;      /* TC_JOB_POLL_MS */
+    int64_t webhook_max_attempts;     /* TC_WEBHOOK_MAX_ATTEMPTS */
+    int64_t webhook_retry_base_ms;    /* TC_WEBHOOK_RETRY_BASE_MS */
+    int64_t webhook_retry_max_ms;     /* TC_WEBHOOK_RETRY_MAX_MS */
+    int64_t webhook_retry_window_ms;  /* TC_WEBHOOK_RETRY_WINDOW_MS */
+    int64_t webhook_timeout_ms;       /* TC_WEBHOOK_TIMEOUT_MS */
+    int64_t webhook_disable_after_ms; /* TC_WEBHOOK_DISABLE_AFTER_MS */
+    int64_t webhook_concurrency;      /* TC_WEBHOOK_CONCURRENCY */
+    int64_t webhook_poll_ms;          /* TC_WEBHOOK_POLL_MS */
 } tc_config;
 
 /* Fills defaults, then the environment, then argv flags (--name=value or

@@ -127,4 +127,150 @@ tc_status tc_webhook_template_render(const tc_webhook_template *t, const json_t 
 tc_status tc_webhook_payload(const tc_webhook_template *t, const json_t *envelope, char **out,
                              size_t *outlen, tc_err *err);
 
+/* ==== delivery engine ===========================================================
+ * Endpoints belong to users (table webhooks). A domain change calls
+ * tc_webhooks_outbox() inside its transaction (through tc_events): one
+ * pending row per subscribed enabled endpoint goes into webhook_deliveries
+ * with the exact body to send and its webhook-id. A worker thread claims due
+ * rows with a lease (claimed_by/claimed_until), sends them on one libcurl
+ * multi handle (many at once), records every attempt, and schedules retries.
+ * docs/webhooks.md ("Delivery") documents the policy and its settings. */
+
+typedef struct tc_webhooks_config {
+    int64_t max_attempts;     /* attempts in all, >= 1 (TC_WEBHOOK_MAX_ATTEMPTS) */
+    int64_t retry_base_ms;    /* first retry delay, doubled each time (TC_WEBHOOK_RETRY_BASE_MS) */
+    int64_t retry_max_ms;     /* cap of one delay (TC_WEBHOOK_RETRY_MAX_MS) */
+    int64_t retry_window_ms;  /* no attempt after created + window (TC_WEBHOOK_RETRY_WINDOW_MS) */
+    int64_t timeout_ms;       /* one attempt, connect included (TC_WEBHOOK_TIMEOUT_MS) */
+    int64_t disable_after_ms; /* failing continuously that long disables; 0 = never */
+    int64_t concurrency;      /* requests in flight (TC_WEBHOOK_CONCURRENCY) */
+    int64_t poll_ms;          /* queue poll when nothing was enqueued locally */
+    bool allow_private;       /* TC_ALLOW_PRIVATE_TARGETS: http and private addresses */
+} tc_webhooks_config;
+
+/* 8 attempts (1 s, 2 s, ... 64 s between them, +0..25% jitter), 1 h cap per
+ * delay, 24 h window, 15 s timeout, disabled after 5 days of failures, 64 in
+ * flight, 1 s poll. */
+void tc_webhooks_config_defaults(tc_webhooks_config *c);
+
+/* ---- retry policy (pure functions, unit-tested) ------------------------------ */
+typedef enum {
+    TC_WH_SUCCEEDED, /* 2xx */
+    TC_WH_RETRY,     /* 5xx, 408, 429, timeout, connection failures */
+    TC_WH_FAIL,      /* other 4xx, 3xx (redirects are not followed), refused target */
+    TC_WH_GONE,      /* 410: the endpoint is disabled */
+} tc_webhook_verdict;
+
+/* status: HTTP status (0 = no response); transport: TC_OK or the transport
+ * failure (TC_TIMEOUT, TC_UNAVAILABLE, TC_FORBIDDEN for the SSRF guard, ...).
+ * A response status wins over a transport error that came after it. */
+tc_webhook_verdict tc_webhook_classify(long status, tc_status transport);
+/* Delay before attempt n+1 after n attempts (n >= 1): base * 2^(n-1), capped
+ * at retry_max_ms, plus jitter of 0..25% drawn from rnd. */
+int64_t tc_webhook_backoff_ms(const tc_webhooks_config *c, int64_t attempts_made, uint32_t rnd);
+/* Retry-After as delta-seconds or an HTTP-date; *delay_ms >= 0. false when
+ * absent or malformed. */
+bool tc_webhook_retry_after(const char *value, int64_t now_ms, int64_t *delay_ms);
+
+typedef struct tc_webhook_next {
+    const char *status;      /* "succeeded" | "pending" | "failed" */
+    int64_t next_attempt_at; /* pending only */
+    const char *why;         /* failed: static reason, else NULL */
+} tc_webhook_next;
+/* What happens after an attempt. attempts_made includes this one;
+ * retry_after_ms < 0 when the response had none. A retry is scheduled at
+ * now + max(backoff, Retry-After) unless attempts are used up or it would
+ * fall after created_at + retry_window_ms. */
+void tc_webhook_plan(const tc_webhooks_config *c, tc_webhook_verdict v, int64_t attempts_made,
+                     int64_t created_at, int64_t now, int64_t retry_after_ms, uint32_t rnd,
+                     tc_webhook_next *out);
+
+/* ---- endpoint validation ------------------------------------------------------ */
+#define TC_WH_URL_MAX 2048
+#define TC_WH_DESCRIPTION_MAX 500
+#define TC_WH_HEADERS_MAX 16          /* custom headers per endpoint */
+#define TC_WH_HEADER_NAME_MAX 64
+#define TC_WH_HEADER_VALUE_MAX 1024
+#define TC_WH_HEADERS_BYTES_MAX 8192  /* names + values */
+#define TC_WH_ENDPOINTS_MAX 100       /* endpoints per user */
+#define TC_WH_RESPONSE_KEEP 4096      /* response body excerpt stored per attempt */
+#define TC_WH_RESPONSE_HEADERS_KEEP 2048
+#define TC_WH_RESPONSE_READ_MAX (64 * 1024) /* read at most this much of a response */
+#define TC_WH_SECRET_OVERLAP_MS (24 * 3600 * 1000LL) /* previous secret keeps signing */
+
+/* https only unless allow_private (then http too); no credentials in the
+ * URL; without allow_private a literal private/loopback address or
+ * "localhost" is refused here (names are checked on the resolved address at
+ * delivery). TC_VALIDATION field "url". */
+tc_status tc_webhook_url_check(const char *url, bool allow_private, tc_err *err);
+/* Custom headers: an object of at most TC_WH_HEADERS_MAX string values,
+ * token names, no CR/LF/control characters, not webhook-* nor Content-Type,
+ * Content-Length, Host, Transfer-Encoding, Connection, Expect, TE, Trailer,
+ * Upgrade; sizes bounded. TC_VALIDATION field "headers.<name>" or "headers". */
+tc_status tc_webhook_headers_check(const json_t *headers, tc_err *err);
+/* A JSON array of 1..16 distinct known event types. Field "event_types". */
+tc_status tc_webhook_event_types_check(const json_t *types, tc_err *err);
+
+/* ---- the service -------------------------------------------------------------- */
+typedef struct tc_webhooks tc_webhooks;
+struct tc_db;
+struct tc_db_conn;
+struct tc_keyring;
+
+/* The db and keyring are borrowed and must outlive the service. */
+tc_status tc_webhooks_new(struct tc_db *db, struct tc_keyring *kr, const tc_webhooks_config *cfg,
+                          tc_webhooks **out, tc_err *err);
+/* Starts the delivery worker thread (optional: without it, deliveries only
+ * queue up). */
+tc_status tc_webhooks_start(tc_webhooks *w, tc_err *err);
+/* Stops the worker (in-flight requests are abandoned and their claims
+ * released, so the next start sends them again) and frees. NULL is fine. */
+void tc_webhooks_free(tc_webhooks *w);
+/* Wakes the worker: something was enqueued or retried. */
+void tc_webhooks_kick(tc_webhooks *w);
+
+/* The tc_events outbox hook (ctx = tc_webhooks *): inside the caller's
+ * transaction on c, one pending delivery of `type` for each of the user's
+ * enabled endpoints subscribed to it, body rendered now (template or
+ * envelope). */
+tc_status tc_webhooks_outbox(void *ctx, struct tc_db_conn *c, const char *user_id, const char *type,
+                             const json_t *data, tc_err *err);
+
+/* Told (on the worker thread, after the commit) when a delivery failed for
+ * good (kind "delivery_failed", info = the delivery) or an endpoint was
+ * disabled (kind "endpoint_disabled", info {webhook_id, reason}). The hook
+ * where the owner's notification preferences apply (e-mail: another module);
+ * without a hook both are logged at warn level, as they are anyway. */
+typedef void (*tc_webhooks_notify_fn)(void *ctx, const char *user_id, const char *kind,
+                                      const json_t *info);
+void tc_webhooks_set_notify(tc_webhooks *w, tc_webhooks_notify_fn fn, void *ctx);
+
+typedef struct tc_webhooks_stats {
+    uint64_t attempts, succeeded, failed, retried, disabled;
+    uint64_t inflight;
+} tc_webhooks_stats;
+void tc_webhooks_stats_get(tc_webhooks *w, tc_webhooks_stats *out);
+
+/* ---- endpoint operations (the API's verbs; bodies as in docs/webhooks.md) ----
+ * All scoped to user_id: someone else's id is TC_NOT_FOUND. *out is a new
+ * reference in API shape (store/repo_webhooks.h). */
+/* {url, description?, event_types, template?, headers?, enabled?}; *out has
+ * "secret", the only time it is shown. */
+tc_status tc_webhooks_create(tc_webhooks *w, const char *user_id, const json_t *body, json_t **out,
+                             tc_err *err);
+/* Any subset of the create fields (template/headers null = none). */
+tc_status tc_webhooks_update(tc_webhooks *w, const char *user_id, const char *id,
+                             const json_t *body, json_t **out, tc_err *err);
+/* New secret in *out ("secret"); the old one signs alongside for 24 h. */
+tc_status tc_webhooks_rotate(tc_webhooks *w, const char *user_id, const char *id, json_t **out,
+                             tc_err *err);
+/* Enqueues a webhook.test event for this endpoint alone (through the same
+ * outbox path, in a transaction); *out is the delivery. TC_CONFLICT when the
+ * endpoint is disabled. */
+tc_status tc_webhooks_test(tc_webhooks *w, const char *user_id, const char *id, json_t **out,
+                           tc_err *err);
+/* Manual retry of a finished delivery; *out is the delivery. */
+tc_status tc_webhooks_retry(tc_webhooks *w, const char *user_id, const char *delivery_id,
+                            json_t **out, tc_err *err);
+
 #endif

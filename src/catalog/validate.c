@@ -349,6 +349,15 @@ static tc_status check_mcp(vctx *v, const json_t *mcp, tc_catalog_kind kind, boo
     return st;
 }
 
+/* path + "." + name into out (truncated silently: paths are for messages). */
+static const char *subpath(char *out, size_t cap, const char *path, const char *name)
+{
+    int n = snprintf(out, cap, "%s%s%s", path, *path ? "." : "", name);
+    if (n < 0 || (size_t)n >= cap)
+        out[cap - 1] = '\0';
+    return out;
+}
+
 static tc_status check_request(vctx *v, const json_t *req, const char *path)
 {
     tc_status st = check_fields(v, req, path, request_rules, NRULES(request_rules));
@@ -360,19 +369,18 @@ static tc_status check_request(vctx *v, const json_t *req, const char *path)
         return failv(v, path, "must have exactly one of path or url");
     }
     if (json_object_get(req, "body") && json_object_get(req, "form")) {
-        snprintf(fpath, sizeof(fpath), "%s.form", path);
-        return failv(v, fpath, "cannot be combined with body");
+        return failv(v, subpath(fpath, sizeof(fpath), path, "form"), "cannot be combined with body");
     }
     const char *p = json_string_value(json_object_get(req, has_path ? "path" : "url"));
-    snprintf(fpath, sizeof(fpath), "%s.%s", path, has_path ? "path" : "url");
+    subpath(fpath, sizeof(fpath), path, has_path ? "path" : "url");
     if (has_path && p[0] != '/')
         return failv(v, fpath, "must start with /");
     if (has_url && !tc_catalog__placeholder(p) && !is_http_url(p))
         return failv(v, fpath, "must be an http(s) URL or a {placeholder}");
     const json_t *res = json_object_get(req, "result");
     if (res && json_string_value(res)[0] && json_string_value(res)[0] != '/') {
-        snprintf(fpath, sizeof(fpath), "%s.result", path);
-        return failv(v, fpath, "must be a JSON pointer starting with /");
+        return failv(v, subpath(fpath, sizeof(fpath), path, "result"),
+                     "must be a JSON pointer starting with /");
     }
     return TC_OK;
 }

@@ -67,6 +67,16 @@ tc_status tc_api_stream(tc_http_req *req, tc_err *err);
 tc_status tc_api_stream_ticket(tc_http_req *req, tc_err *err);
 tc_status tc_api_test_stream_publish(tc_http_req *req, tc_err *err); /* TC_ROUTE_TEST */
 
+/* oauth.c: OAuth flows, client credentials; the oauth row of the module table */
+tc_status tc_api_oauth_init(struct tc_app *app, tc_err *err);
+void tc_api_oauth_shutdown(struct tc_app *app);
+tc_status tc_api_oauth_start(tc_http_req *req, tc_err *err);
+tc_status tc_api_oauth_callback(tc_http_req *req, tc_err *err);
+tc_status tc_api_oauth_client_put(tc_http_req *req, tc_err *err);
+tc_status tc_api_test_oauth_refresh(tc_http_req *req, tc_err *err); /* TC_ROUTE_TEST */
+tc_status tc_api_test_oauth_expire(tc_http_req *req, tc_err *err);  /* TC_ROUTE_TEST */
+tc_status tc_api_test_oauth_tx_expire(tc_http_req *req, tc_err *err); /* TC_ROUTE_TEST */
+
 /* ops.c: health, readiness, metrics */
 tc_status tc_api_healthz(tc_http_req *req, tc_err *err);
 tc_status tc_api_readyz(tc_http_req *req, tc_err *err);

@@ -56,7 +56,15 @@ const tc_route tc_api_routes[] = {
     {"GET", "/api/stream", tc_api_stream, O, TC_RATE_NONE, 0},
     {"POST", "/api/stream/ticket", tc_api_stream_ticket, R, TC_RATE_NONE, 0},
 
+    /* OAuth */
+    {"POST", "/api/oauth/start", tc_api_oauth_start, R, TC_RATE_API, 0},
+    {"GET", "/api/oauth/callback", tc_api_oauth_callback, N, TC_RATE_NONE, 0},
+    {"PUT", "/api/admin/oauth-clients/{slug}", tc_api_oauth_client_put, R, TC_RATE_NONE, TC_ROUTE_ADMIN},
+
     /* test-only (TC_TEST_ROUTES=1) */
+    {"POST", "/api/_test/oauth/connections/{id}/refresh", tc_api_test_oauth_refresh, R, TC_RATE_NONE, TC_ROUTE_TEST},
+    {"POST", "/api/_test/oauth/connections/{id}/expire", tc_api_test_oauth_expire, R, TC_RATE_NONE, TC_ROUTE_TEST},
+    {"POST", "/api/_test/oauth/transactions/{id}/expire", tc_api_test_oauth_tx_expire, R, TC_RATE_NONE, TC_ROUTE_TEST},
     {"POST", "/api/_test/echo", tc_api_test_echo, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/slow", tc_api_test_slow, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/stream", tc_api_test_stream, N, TC_RATE_NONE, TC_ROUTE_TEST},

@@ -30,6 +30,7 @@ typedef struct tc_app {
     struct tc_keyring *keyring;         /* secret box keys (crypto) */
     struct tc_catalog *catalog;         /* built-in connectors (catalog) */
     struct tc_connections *connections; /* connections module context */
+    struct tc_oauth *oauth;             /* OAuth flows and token refresh (oauth) */
     struct tc_events *events;           /* change recording + publishing (events) */
     struct tc_webhooks *webhooks;       /* endpoints, outbox, delivery worker (webhooks) */
     struct tc_realtime *realtime;       /* hub + stream settings (api/stream.c) */

@@ -90,6 +90,10 @@ static const cfg_desc settings[] = {
      "webhook requests in flight at once"},
     {"webhook-poll-ms", "TC_WEBHOOK_POLL_MS", CFG_INT, F(webhook_poll_ms), "1000",
      "webhook queue poll interval when nothing was enqueued locally, in ms"},
+    {"oauth-refresh-margin-s", "TC_OAUTH_REFRESH_MARGIN_S", CFG_INT, F(oauth_refresh_margin_s), "600",
+     "renew OAuth tokens this many seconds before they expire"},
+    {"oauth-refresh-interval-ms", "TC_OAUTH_REFRESH_INTERVAL_MS", CFG_INT, F(oauth_refresh_interval_ms),
+     "30000", "how often the background OAuth refresher looks for expiring tokens, in ms (0 = off)"},
 };
 #undef F
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -54,6 +54,8 @@ typedef struct tc_config {
     int64_t webhook_disable_after_ms; /* TC_WEBHOOK_DISABLE_AFTER_MS */
     int64_t webhook_concurrency;      /* TC_WEBHOOK_CONCURRENCY */
     int64_t webhook_poll_ms;          /* TC_WEBHOOK_POLL_MS */
+    int64_t oauth_refresh_margin_s;     /* TC_OAUTH_REFRESH_MARGIN_S */
+    int64_t oauth_refresh_interval_ms;  /* TC_OAUTH_REFRESH_INTERVAL_MS, 0 = off */
 } tc_config;
 
 /* Fills defaults, then the environment, then argv flags (--name=value or

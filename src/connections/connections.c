@@ -262,9 +262,21 @@ tc_status tc_connection_test(tc_connections *cx, const char *user_id, const char
 tc_status tc_connection_disconnect(tc_connections *cx, const char *user_id, const char *id,
                                    tc_err *err)
 {
+    /* OAuth tokens are revoked at the provider too: read them first. */
+    tc_repo_connection rc = {0};
+    tc_repo_connector conn = {0};
+    json_t *secret = NULL;
+    tc_status st = cx->oauth && cx->oauth->revoke
+                       ? load_full(cx, user_id, id, &rc, &conn, &secret, err) : TC_OK;
     tc_db_conn *c = tc_db_acquire(cx->db);
-    tc_status st = tc_repo_connection_revoke(c, user_id, id, tc_now_ms(), err);
+    if (st == TC_OK)
+        st = tc_repo_connection_revoke(c, user_id, id, tc_now_ms(), err);
     tc_db_release(c);
+    if (st == TC_OK && secret)
+        cx->oauth->revoke(cx->oauth->ctx, conn.definition, secret);
+    secret_free(secret);
+    tc_repo_connector_clear(&conn);
+    tc_repo_connection_clear(&rc);
     return st;
 }
 
@@ -272,6 +284,11 @@ tc_status tc_connection_credential(tc_connections *cx, const char *user_id, cons
                                    tc_credential *out, tc_err *err)
 {
     memset(out, 0, sizeof(*out));
+    if (cx->oauth && cx->oauth->ensure_fresh) {
+        tc_status fst = cx->oauth->ensure_fresh(cx->oauth->ctx, user_id, id, err);
+        if (fst != TC_OK)
+            return fst;
+    }
     tc_repo_connection rc;
     tc_repo_connector conn;
     json_t *secret = NULL;

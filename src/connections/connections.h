@@ -17,7 +17,18 @@
 #include "crypto/crypto.h"
 #include "store/db.h"
 
+/* Hooks the oauth module installs (src/oauth/oauth.h); NULL members = none.
+ * ensure_fresh runs before an oauth2 credential is handed out (refreshes
+ * tokens about to expire); revoke runs after disconnect (asynchronous, best
+ * effort; arguments are borrowed for the call). */
+typedef struct tc_connection_oauth_hooks {
+    void *ctx;
+    tc_status (*ensure_fresh)(void *ctx, const char *user_id, const char *id, tc_err *err);
+    void (*revoke)(void *ctx, const json_t *definition, const json_t *secret);
+} tc_connection_oauth_hooks;
+
 typedef struct tc_connections {
+    const tc_connection_oauth_hooks *oauth; /* may be NULL */
     tc_db *db;
     tc_keyring *keyring;
     bool allow_private;      /* TC_ALLOW_PRIVATE_TARGETS */

@@ -170,6 +170,8 @@ tc_http_pending *tc_http_suspend(tc_http_req *req);
  * the server answered already (shutdown); the handle is released either way. */
 tc_status tc_http_pending_reply_json(tc_http_pending *p, int status, json_t *json);
 tc_status tc_http_pending_fail(tc_http_pending *p, const tc_err *err);
+/* 302 to location (copied; refused with TC_INTERNAL if it holds CR/LF). */
+tc_status tc_http_pending_reply_redirect(tc_http_pending *p, const char *location);
 /* Request id of a pending request, for logs (valid until completion). */
 const char *tc_http_pending_request_id(const tc_http_pending *p);
 

@@ -109,6 +109,22 @@ tc_status tc_http_pending_fail(tc_http_pending *p, const tc_err *err)
     return st;
 }
 
+tc_status tc_http_pending_reply_redirect(tc_http_pending *p, const char *location)
+{
+    if (!location || strpbrk(location, "\r\n")) {
+        tc_err err;
+        tc_failf(&err, TC_INTERNAL, NULL, "bad redirect location");
+        tc_http_pending_fail(p, &err);
+        return TC_INTERNAL;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (r)
+        MHD_add_response_header(r, "Location", location);
+    tc_status st = r ? complete(p, 302, r, 0) : TC_INTERNAL;
+    pending_release(p);
+    return st;
+}
+
 /* MHD thread, after resume: queue what the completer stored. */
 void tc_http__pending_resumed(http_conn *hc)
 {

@@ -110,7 +110,9 @@ describe('accounts', () => {
 
     assertError(await srv.request('GET', '/api/me'), 401);
     assertError(await srv.request('GET', '/api/me', { headers: { Authorization: 'Basic YTpi' } }), 401);
-    assertError(await me('garbage'), 401);
+    const garbage = await me('garbage');
+    assertError(garbage, 401, 'invalid_token');
+    assert.match(garbage.headers['www-authenticate'] ?? '', /^Bearer/);
     // alg "none" with alice's claims and no signature
     const [, payload] = alice.access_token.split('.');
     const none = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');

@@ -1,6 +1,7 @@
 // Tiny HTTP server for unit_net: fixed routes that exercise the limits of
 // src/net. Listens on 127.0.0.1 at a free port and prints "LISTENING <port>".
 import http from 'node:http';
+import './watchdog.mjs';
 
 const routes = {
   '/ok': (req, res) => { res.setHeader('X-Test', ' yes '); res.end('hello'); },

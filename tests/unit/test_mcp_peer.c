@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,6 +44,33 @@ static const char *env_or(const char *name, char *buf, size_t n)
     return buf;
 }
 
+/* Peers still running when a test fails (exit) are killed here. */
+static pid_t live[16];
+
+static void kill_live(void)
+{
+    for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+        if (live[i] > 0)
+            kill(-live[i], SIGKILL);
+}
+
+static void track(pid_t pid, bool add)
+{
+    static bool registered;
+    if (!registered)
+        atexit(kill_live), registered = true;
+    for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+        if (add && live[i] == 0) {
+            live[i] = pid;
+            return;
+        }
+        if (!add && live[i] == pid) {
+            live[i] = 0;
+            return;
+        }
+    }
+}
+
 void tc_peer_start(tc_peer *p, const char *script, const char *const *args, const char *const *env)
 {
     int out[2];
@@ -78,6 +106,7 @@ void tc_peer_start(tc_peer *p, const char *script, const char *const *args, cons
     close(out[1]);
     if (rc != 0)
         tc_test_fail(__FILE__, __LINE__, "spawn %s: %s", script, strerror(rc));
+    track(p->pid, true);
     char line[4096];
     size_t len = 0;
     struct timespec t0;
@@ -116,6 +145,7 @@ void tc_peer_stop(tc_peer *p)
     if (p->pid <= 0)
         return;
     kill(-p->pid, SIGKILL);
+    track(p->pid, false);
     while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     p->pid = 0;

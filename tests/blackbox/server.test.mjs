@@ -172,6 +172,10 @@ describe('running server', () => {
     for (let i = 0; i < 80; i++) headers[`X-Extra-${i}`] = 'v';
     const r = await srv.request('GET', '/healthz', { headers });
     assertErrorShape(r, 413, 'too_many_headers');
+    // header bytes are bounded by the per-connection memory limit (MHD answers 431)
+    const huge = await srv.request('GET', '/healthz', { headers: { 'X-Huge': 'a'.repeat(40000) } });
+    assert.equal(huge.status, 431);
+    assert.equal((await srv.request('GET', '/healthz')).status, 200);
   });
 
   test('keep-alive: two requests on one socket', async () => {

@@ -244,6 +244,11 @@ static tc_status login_begin(tc_auth *a, const char *email, const char *addr, ch
     return st;
 }
 
+/* Revoked or expired sessions are kept this long (visible to nobody, but
+ * handy for investigating a reuse alarm), then deleted at the user's next
+ * login together with their refresh tokens. */
+#define SESSION_KEEP_MS (7LL * 24 * 3600 * 1000)
+
 static tc_status login_session(tc_auth *a, const tc_repo_user *u, const char *attempt,
                                const tc_auth_client *cl, tc_auth_tokens *out, tc_err *err)
 {
@@ -252,6 +257,8 @@ static tc_status login_session(tc_auth *a, const tc_repo_user *u, const char *at
     tc_status st = tc_db_begin(c, err);
     if (st == TC_OK)
         st = tc_auth__attempt_succeeded(c, u->email, attempt, err);
+    if (st == TC_OK)
+        st = tc_repo_session_prune(c, u->id, now - SESSION_KEEP_MS, now, err);
     if (st == TC_OK)
         st = open_session(a, c, u->id, cl, now, out, err);
     if (st == TC_OK)

@@ -101,6 +101,12 @@ tc_status tc_repo_session_list(tc_db_conn *c, const char *user_id, int64_t now,
                                int64_t after_created, const char *after_id, int max,
                                tc_repo_session *items, int *n, tc_err *err);
 
+/* Housekeeping for one user: deletes sessions revoked or expired before
+ * `before` (their refresh tokens go by cascade) and refresh tokens that
+ * expired before `now`. */
+tc_status tc_repo_session_prune(tc_db_conn *c, const char *user_id, int64_t before, int64_t now,
+                                tc_err *err);
+
 /* ---- refresh tokens ------------------------------------------------------ */
 typedef struct tc_repo_refresh {
     char user_id[37];

@@ -130,6 +130,21 @@ tc_status tc_repo_session_list(tc_db_conn *c, const char *user_id, int64_t now,
     return TC_OK;
 }
 
+tc_status tc_repo_session_prune(tc_db_conn *c, const char *user_id, int64_t before, int64_t now,
+                                tc_err *err)
+{
+    const tc_dbv ps[] = {TC_DBV_STR(user_id), TC_DBV_I64(before)};
+    tc_status st = tc_db_exec(c,
+                              "DELETE FROM sessions WHERE user_id = $1 AND "
+                              "(revoked_at < $2 OR expires_at < $2)",
+                              ps, NP(ps), NULL, err);
+    if (st != TC_OK)
+        return st;
+    const tc_dbv pt[] = {TC_DBV_STR(user_id), TC_DBV_I64(now)};
+    return tc_db_exec(c, "DELETE FROM refresh_tokens WHERE user_id = $1 AND expires_at < $2", pt,
+                      NP(pt), NULL, err);
+}
+
 /* ---- refresh tokens --------------------------------------------------------- */
 
 tc_status tc_repo_refresh_insert(tc_db_conn *c, const char *user_id, const char *session_id,

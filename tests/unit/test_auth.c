@@ -810,3 +810,46 @@ TEST(svc_password_change_is_throttled)
     tc_auth_tokens_clear(&t);
     svc_free(a);
 }
+
+static int64_t count_rows(const char *sql, const char *arg)
+{
+    tc_err err;
+    const tc_dbv prm[] = {TC_DBV_STR(arg)};
+    tc_db_rows *r = NULL;
+    tc_db_conn *c = tc_db_acquire(svc_db);
+    ASSERT_OK(tc_db_query(c, sql, prm, 1, &r, &err));
+    ASSERT_TRUE(tc_db_rows_next(r));
+    int64_t n = tc_db_rows_int(r, 0);
+    tc_db_rows_free(r);
+    tc_db_release(c);
+    return n;
+}
+
+TEST(svc_login_prunes_old_sessions_and_tokens)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t0, t1, tx;
+    tc_err err;
+    int64_t retry;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t0, &err));
+    ASSERT_OK(tc_auth_refresh(a, t0.refresh_token, NULL, &t1, &err)); /* 2 token rows */
+    ASSERT_EQ(count_rows("SELECT COUNT(*) FROM refresh_tokens WHERE user_id = $1", t0.user.id), 2);
+    /* age the session: revoked and expired long ago */
+    tc_db_conn *c = tc_db_acquire(svc_db);
+    const tc_dbv prm[] = {TC_DBV_STR(t0.session_id)};
+    ASSERT_OK(tc_db_exec(c,
+                         "UPDATE sessions SET revoked_at = 1000, expires_at = 2000 WHERE id = $1",
+                         prm, 1, NULL, &err));
+    ASSERT_OK(tc_db_exec(c, "UPDATE refresh_tokens SET expires_at = 2000 WHERE session_id = $1",
+                         prm, 1, NULL, &err));
+    tc_db_release(c);
+    ASSERT_OK(tc_auth_login(a, "alice@example.com", "password-1", NULL, &tx, &retry, &err));
+    ASSERT_EQ(count_rows("SELECT COUNT(*) FROM sessions WHERE id = $1", t0.session_id), 0);
+    /* only the new session's first token is left */
+    ASSERT_EQ(count_rows("SELECT COUNT(*) FROM refresh_tokens WHERE user_id = $1", t0.user.id), 1);
+    ASSERT_EQ(count_rows("SELECT COUNT(*) FROM sessions WHERE user_id = $1", t0.user.id), 1);
+    tc_auth_tokens_clear(&t0);
+    tc_auth_tokens_clear(&t1);
+    tc_auth_tokens_clear(&tx);
+    svc_free(a);
+}

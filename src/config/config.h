@@ -46,6 +46,10 @@ typedef struct tc_config {
     int64_t job_timeout_ms;   /* TC_JOB_TIMEOUT_MS */
     int64_t job_response_max; /* TC_JOB_RESPONSE_MAX bytes */
     int64_t job_poll_ms;      /* TC_JOB_POLL_MS */
+    bool scheduler_enabled;          /* TC_SCHEDULER_ENABLED */
+    int64_t scheduler_tick_ms;       /* TC_SCHEDULER_TICK_MS */
+    int64_t scheduler_misfire_grace_ms; /* TC_SCHEDULER_MISFIRE_GRACE_MS */
+    int64_t scheduler_clock_offset_ms;  /* TC_SCHEDULER_CLOCK_OFFSET_MS (tests) */
     int64_t webhook_max_attempts;     /* TC_WEBHOOK_MAX_ATTEMPTS */
     int64_t webhook_retry_base_ms;    /* TC_WEBHOOK_RETRY_BASE_MS */
     int64_t webhook_retry_max_ms;     /* TC_WEBHOOK_RETRY_MAX_MS */

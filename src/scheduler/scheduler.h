@@ -139,4 +139,151 @@ size_t tc_sched_tick(tc_sched_entry *entries, size_t n, int64_t now_ms, int64_t 
 /* `toolconnect cron ...` (src/main.c): next EXPR TZ [FROM] [N] | batch. */
 int tc_scheduler_cmd_cron(int argc, char **argv);
 
+/* ---- schedules: the service and the engine (service.c, engine.c) ---------
+ * tc_sched holds a user's schedules (validated on save, scoped to the user)
+ * and runs the engine thread: one periodic tick that enqueues due runs as
+ * jobs through the enqueue hook (the exec module) and never runs them
+ * itself, and the bookkeeping of finished runs (consecutive failures,
+ * auto-pause with an event and the schedule.failed webhook). See
+ * docs/scheduler.md, "Engine". Lock order: sinks lock -> done_mu; nothing
+ * is held across database calls or hooks. */
+struct tc_events;
+struct tc_db;
+struct tc_db_conn;
+
+/* A due run to enqueue (mirrors exec's tc_exec_scheduled). */
+typedef struct tc_sched_run {
+    const char *user_id;
+    const char *connector; /* slug */
+    const char *tool;
+    const char *connection_id; /* may be NULL */
+    const json_t *arguments;
+    const char *schedule_id;
+    int64_t scheduled_for; /* ms: the due time (run now: the request time) */
+} tc_sched_run;
+
+/* Inserts the queued job inside the caller's transaction on c (job_id gets
+ * its id). TC_CONFLICT: that (schedule_id, scheduled_for) has a job
+ * already. TC_NOT_FOUND / TC_VALIDATION / TC_CONFLICT with another code: the
+ * run can't start (counted as a failure). Other statuses are database
+ * faults: the engine rolls the batch back and retries. */
+typedef tc_status (*tc_sched_enqueue_fn)(void *ctx, struct tc_db_conn *c, const tc_sched_run *run,
+                                         char job_id[37], tc_err *err);
+/* After a commit that enqueued jobs (wake the workers). */
+typedef void (*tc_sched_notify_fn)(void *ctx);
+/* A schedule paused itself (after the commit): the notification hook for
+ * e-mails (issue 11). schedule is the row in API shape (borrowed). */
+typedef void (*tc_sched_paused_fn)(void *ctx, const char *user_id, const json_t *schedule,
+                                   const char *reason);
+
+typedef struct tc_sched_options {
+    struct tc_db *db;
+    struct tc_events *events;      /* record + publish changes; job observer */
+    tc_sched_enqueue_fn enqueue;   /* required */
+    tc_sched_notify_fn notify;     /* may be NULL */
+    void *exec_ctx;                /* for enqueue and notify */
+    tc_sched_paused_fn on_paused;  /* may be NULL */
+    void *paused_ctx;
+    bool engine;                   /* run the tick thread (TC_SCHEDULER_ENABLED) */
+    int64_t tick_ms;               /* longest sleep between ticks (0 = 250) */
+    int64_t misfire_grace_ms;      /* later than this is a misfire (0 = 60000) */
+    int64_t clock_offset_ms;       /* added to the engine's clock (tests) */
+    int64_t batch;                 /* schedules per transaction (0 = 256) */
+    int64_t per_user_max;          /* schedules per user (0 = 1000) */
+} tc_sched_options;
+
+typedef struct tc_sched tc_sched;
+
+/* Starts the engine thread when o->engine (it also works through finished
+ * runs), and registers the job observer on o->events. Caller frees. */
+tc_status tc_sched_new(const tc_sched_options *o, tc_sched **out, tc_err *err);
+/* Stops and joins the thread. Jobs finishing after this are ignored. */
+void tc_sched_free(tc_sched *s);
+/* Wakes the engine (a schedule was created or resumed). */
+void tc_sched_wake(tc_sched *s);
+
+typedef struct tc_sched_tick_stats {
+    size_t due;              /* schedules found due */
+    size_t enqueued;         /* jobs enqueued */
+    size_t skipped_overlap;  /* due while the previous run was still going */
+    size_t skipped_misfire;  /* late with misfire = skip */
+    size_t late;             /* late runs with misfire = run_once */
+    size_t failed_to_start;  /* enqueue refused (tool gone, bad arguments ...) */
+    size_t duplicates;       /* the due time had a job already */
+    size_t batches;          /* transactions */
+    bool locked_out;         /* PostgreSQL: another instance holds the tick lock */
+} tc_sched_tick_stats;
+
+/* One tick at now_ms (the engine thread calls it; tests and the benchmark
+ * call it directly with the engine off). Fires every schedule due at now_ms,
+ * in batches of one transaction each. */
+tc_status tc_sched_tick_now(tc_sched *s, int64_t now_ms, tc_sched_tick_stats *stats,
+                            tc_err *err);
+/* The observer's input: a job row (API shape) of user_id changed. Finished
+ * runs of a schedule are queued for the engine thread. */
+void tc_sched_job_changed(tc_sched *s, const char *user_id, const json_t *job);
+/* Works through queued finished runs now (tests; the thread does it). */
+void tc_sched_drain(tc_sched *s);
+
+typedef struct tc_sched_stats {
+    uint64_t ticks, enqueued, skipped_overlap, skipped_misfire, failed_to_start, auto_paused;
+    int64_t last_tick_us;  /* duration of the last tick that found work */
+    int64_t max_late_ms;   /* largest (enqueue time - due time) seen */
+} tc_sched_stats;
+void tc_sched_stats_get(tc_sched *s, tc_sched_stats *out);
+
+/* ---- the service (one call per endpoint) ----------------------------------
+ * Errors name the field. A cron error fills fail->cron (position and cron
+ * field) besides err; a schema error of the arguments sets fail->details
+ * (new array of {path, keyword, message}, the caller's). */
+typedef struct tc_sched_fail {
+    bool has_cron;
+    tc_cron_error cron;
+    json_t *details;
+} tc_sched_fail;
+
+/* The writable fields of a schedule as read from a request body (the HTTP
+ * side checks JSON types and sizes); NULL / has_* false = absent. */
+typedef struct tc_sched_input {
+    const char *name;          /* 1..200 bytes */
+    const char *cron;
+    const char *timezone;      /* default UTC */
+    const char *connector;     /* slug */
+    const char *tool;
+    const char *connection_id; /* default: the newest active connection */
+    const json_t *arguments;   /* an object; default {} */
+    const char *overlap;       /* skip (default) | allow */
+    const char *misfire;       /* run_once (default) | skip */
+    bool has_enabled, enabled; /* default true */
+    bool has_max_failures;
+    int64_t max_failures;      /* 0..1000, 0 = never pause; default 5 */
+} tc_sched_input;
+
+/* POST /api/schedules: name, cron, connector and tool are required. */
+tc_status tc_sched_create(tc_sched *s, const char *user_id, const tc_sched_input *in,
+                          json_t **row, tc_sched_fail *fail, tc_err *err);
+/* PATCH: only the fields present change; everything is validated again as
+ * a whole (a new connector without connection_id takes its default). */
+tc_status tc_sched_update(tc_sched *s, const char *user_id, const char *id,
+                          const tc_sched_input *in, json_t **row, tc_sched_fail *fail,
+                          tc_err *err);
+tc_status tc_sched_get(tc_sched *s, const char *user_id, const char *id, json_t **row,
+                       tc_err *err);
+tc_status tc_sched_delete(tc_sched *s, const char *user_id, const char *id, tc_err *err);
+tc_status tc_sched_list(tc_sched *s, const char *user_id, const char *cursor, int64_t limit,
+                        json_t **items, char **next_cursor, tc_err *err);
+tc_status tc_sched_runs(tc_sched *s, const char *user_id, const char *id, const char *cursor,
+                        int64_t limit, json_t **items, char **next_cursor, tc_err *err);
+/* {"next":[{utc, local}]} for the next n (1..100) times from now. */
+tc_status tc_sched_preview(tc_sched *s, const char *user_id, const char *id, int n,
+                           json_t **out, tc_err *err);
+/* Pause (enabled false, not scheduled) or resume (enabled, failures reset,
+ * next run from now). Idempotent. */
+tc_status tc_sched_set_enabled(tc_sched *s, const char *user_id, const char *id, bool enabled,
+                               json_t **row, tc_err *err);
+/* Run now: enqueues a job linked to the schedule (paused ones too). *job is
+ * the queued job row. */
+tc_status tc_sched_run_now(tc_sched *s, const char *user_id, const char *id, json_t **job,
+                           tc_err *err);
+
 #endif

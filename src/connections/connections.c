@@ -309,6 +309,19 @@ tc_status tc_connection_credential(tc_connections *cx, const char *user_id, cons
     return st;
 }
 
+tc_status tc_connection_credential_renew(tc_connections *cx, const char *user_id, const char *id,
+                                         tc_credential *cred, tc_err *err)
+{
+    const char *tok = json_string_value(json_object_get(cred->secret, "access_token"));
+    if (!tok || !cx->oauth || !cx->oauth->after_401)
+        return TC_DECLINED;
+    char *rejected = tc_strdup(tok);
+    tc_status st = cx->oauth->after_401(cx->oauth->ctx, user_id, id, rejected, err);
+    tc_secret_free_str(rejected);
+    tc_credential_clear(cred);
+    return st == TC_OK ? tc_connection_credential(cx, user_id, id, cred, err) : st;
+}
+
 void tc_credential_clear(tc_credential *c)
 {
     if (c->secret)

@@ -15,6 +15,7 @@
 #include "catalog/catalog.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "mcp/mcp.h"
 #include "store/db.h"
 
 /* Hooks the oauth module installs (src/oauth/oauth.h); NULL members = none.
@@ -25,6 +26,9 @@ typedef struct tc_connection_oauth_hooks {
     void *ctx;
     tc_status (*ensure_fresh)(void *ctx, const char *user_id, const char *id, tc_err *err);
     void (*revoke)(void *ctx, const json_t *definition, const json_t *secret);
+    /* The provider answered 401 to a call made with rejected_token. */
+    tc_status (*after_401)(void *ctx, const char *user_id, const char *id, const char *rejected_token,
+                           tc_err *err);
 } tc_connection_oauth_hooks;
 
 typedef struct tc_connections {
@@ -34,6 +38,7 @@ typedef struct tc_connections {
     bool allow_private;      /* TC_ALLOW_PRIVATE_TARGETS */
     bool allow_stdio;        /* TC_ALLOW_STDIO */
     int verify_timeout_ms;   /* provider verification budget (default 10000) */
+    tc_mcp_pool *mcp;        /* kept MCP sessions (discovery; shared with exec) */
 } tc_connections;
 
 /* AAD purpose of connection secrets: "user_connections.secret:<id>". */
@@ -78,6 +83,13 @@ typedef struct tc_credential {
 tc_status tc_connection_credential(tc_connections *cx, const char *user_id, const char *id,
                                    tc_credential *out, tc_err *err);
 void tc_credential_clear(tc_credential *c);
+/* After the provider answered 401 to a call made with *cred: for an OAuth
+ * connection, refreshes its tokens once (single-flight; nothing to do when
+ * another worker already replaced the rejected token) and reloads *cred.
+ * TC_DECLINED when the credential is not an OAuth token (retrying would not
+ * help). On other errors *cred is cleared. */
+tc_status tc_connection_credential_renew(tc_connections *cx, const char *user_id, const char *id,
+                                         tc_credential *cred, tc_err *err);
 
 /* The header line ("Authorization: Bearer ...") or query pair
  * ("api_key=...", URL-encoded) that carries the credential, as the auth block
@@ -85,5 +97,27 @@ void tc_credential_clear(tc_credential *c);
  * and *query is set (both NULL for auth none); free with tc_secret_free_str. */
 tc_status tc_credential_inject(const json_t *auth, const json_t *secret, char **header,
                                char **query, tc_err *err);
+
+/* ---- MCP ---- */
+/* The MCP target of a connector definition with the credential as bearer
+ * token: Streamable HTTP (or legacy SSE) by URL, or a stdio command (refused
+ * with 403 stdio_disabled unless allow_stdio). The buffer owns the argv and
+ * "K=V" environment arrays; target borrows strings of def and secret. */
+#define TC_MCP_ARGV_MAX 64
+typedef struct tc_mcp_target_buf {
+    tc_mcp_target target;
+    const char *argv[TC_MCP_ARGV_MAX];
+    char **env;
+} tc_mcp_target_buf;
+tc_status tc_connection_mcp_target(const json_t *def, const json_t *secret, bool allow_stdio,
+                                   tc_mcp_target_buf *out, tc_err *err);
+void tc_mcp_target_buf_free(tc_mcp_target_buf *b);
+
+/* POST /api/connectors/{slug}/discover: initialize + tools/list (all pages)
+ * on the connector's MCP server, with the credential of connection_id (or
+ * the user's newest active connection; none needed for auth "none"), then
+ * replaces the stored tools. *out: the connector with its tools. */
+tc_status tc_connector_discover(tc_connections *cx, const char *user_id, const char *slug,
+                                const char *connection_id, json_t **out, tc_err *err);
 
 #endif

@@ -565,6 +565,18 @@ static void run_executor(tc_exec *x, slot *s, void **states, const tc_repo_job_c
             run.state = states[i];
     if (st == TC_OK)
         st = ex->run(&run, &err);
+    if (st != TC_OK && run.upstream_status == 401 && !atomic_load(&s->abort) &&
+        tc_connection_credential_renew(x->o.connections, j->user_id, j->connection_id, &cred,
+                                       &err) == TC_OK) {
+        /* OAuth token refused: refreshed once (single-flight), run again. */
+        json_decref(run.result);
+        run.result = NULL;
+        run.secret = cred.secret;
+        run.definition = cred.definition;
+        run.upstream_status = 0;
+        tc_err_clear(&err);
+        st = ex->run(&run, &err);
+    }
     o->latency_ms = (tc_mono_ns() - t0) / 1000000;
     const char *code = NULL;
     if (st != TC_OK && atomic_load(&s->abort)) {

@@ -31,11 +31,18 @@ static void hook_revoke(void *ctx, const json_t *definition, const json_t *secre
     tc_oauth_revoke_async(ctx, definition, secret);
 }
 
+static tc_status hook_401(void *ctx, const char *user_id, const char *id, const char *rejected,
+                          tc_err *err)
+{
+    return tc_oauth_refresh_after_401(ctx, user_id, id, rejected, err);
+}
+
 void tc_oauth_install_hooks(tc_oauth *o, tc_connections *cx)
 {
     o->hooks.ctx = o;
     o->hooks.ensure_fresh = hook_fresh;
     o->hooks.revoke = hook_revoke;
+    o->hooks.after_401 = hook_401;
     cx->oauth = &o->hooks;
 }
 

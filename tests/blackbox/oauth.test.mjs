@@ -373,6 +373,43 @@ test('two instances on one database meeting an expired token refresh exactly onc
   assert.ok(await refreshCount() >= n1 + 1);
 });
 
+test('two concurrent tool runs meeting an expired token cause exactly one refresh', async () => {
+  const id = await connect(alice, 'oidc-public');
+  const e = await srv.request('POST', `/api/_test/oauth/connections/${id}/expire`, { headers: alice, body: { expires_in: -5 } });
+  assert.equal(e.status, 204);
+  const n0 = await refreshCount();
+  const run = () => srv.request('POST', '/api/connectors/oidc-public/tools/whoami/execute',
+    { headers: alice, body: { connection_id: id, arguments: {} } });
+  const rs = await Promise.all([run(), run()]);
+  for (const r of rs) {
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.job.status, 'succeeded', r.text);
+    assert.equal(r.json.result.sub ?? r.json.result.body?.sub, 'user-1', r.text);
+  }
+  assert.equal(await refreshCount(), n0 + 1);
+});
+
+test('a 401 from the provider refreshes once and the run is retried', async () => {
+  await setPeer({ access_ttl: 1 });
+  let id;
+  try {
+    id = await connect(alice, 'oidc-basic');
+  } finally {
+    await setPeer({ access_ttl: 3600 });
+  }
+  const fresh = await getConn(alice, id);
+  assert.ok(Date.parse(fresh.expires_at) < Date.now() + 5000, `provider TTL applied: ${fresh.expires_at}`);
+  // We believe the token is good for an hour; the provider says 1 s.
+  await srv.request('POST', `/api/_test/oauth/connections/${id}/expire`, { headers: alice, body: { expires_in: 3600 } });
+  await new Promise((r) => setTimeout(r, 2100));
+  const n0 = await refreshCount();
+  const r = await srv.request('POST', '/api/connectors/oidc-basic/tools/whoami/execute',
+    { headers: alice, body: { connection_id: id, arguments: {} } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.job.status, 'succeeded', r.text);
+  assert.equal(await refreshCount(), n0 + 1, r.text);
+});
+
 test('background refresher renews tokens a margin before expiry', async () => {
   const s3 = await startServer({
     dataDir: srv.dataDir,

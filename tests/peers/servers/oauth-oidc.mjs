@@ -67,6 +67,7 @@ const provider = new Provider(issuer, {
     RefreshToken: 3600,
   },
   cookies: { keys: ['test-cookie-key-not-secret'] },
+  clockTolerance: 0,
   jwks: undefined,
 });
 provider.on('server_error', (ctx, err) => console.error('provider server_error', err));

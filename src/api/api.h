@@ -38,6 +38,7 @@ tc_status tc_api_connectors_get(tc_http_req *req, tc_err *err);
 tc_status tc_api_categories(tc_http_req *req, tc_err *err);
 tc_status tc_api_connectors_create(tc_http_req *req, tc_err *err);
 tc_status tc_api_connectors_delete(tc_http_req *req, tc_err *err);
+tc_status tc_api_connectors_discover(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_create(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_list(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_get(tc_http_req *req, tc_err *err);
@@ -57,6 +58,31 @@ tc_status tc_api_webhooks_rotate(tc_http_req *req, tc_err *err);
 tc_status tc_api_webhooks_deliveries(tc_http_req *req, tc_err *err);
 tc_status tc_api_webhook_delivery_retry(tc_http_req *req, tc_err *err);
 tc_status tc_api_webhook_event_types(tc_http_req *req, tc_err *err);
+
+/* jobs.c: running tools, jobs, action logs; the rate-limit hook */
+tc_status tc_api_jobs_init(struct tc_app *app, tc_err *err);
+void tc_api_jobs_shutdown(struct tc_app *app);
+tc_status tc_api_jobs_execute(tc_http_req *req, tc_err *err);
+tc_status tc_api_jobs_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_jobs_get(tc_http_req *req, tc_err *err);
+tc_status tc_api_jobs_cancel(tc_http_req *req, tc_err *err);
+tc_status tc_api_action_logs_list(tc_http_req *req, tc_err *err);
+
+/* schedules.c: schedules, POST /api/cron/preview; the scheduler row of the
+ * app module table */
+tc_status tc_api_schedules_init(struct tc_app *app, tc_err *err);
+void tc_api_schedules_shutdown(struct tc_app *app);
+tc_status tc_api_schedules_create(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_get(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_update(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_delete(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_preview(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_run(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_pause(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_resume(tc_http_req *req, tc_err *err);
+tc_status tc_api_schedules_runs(tc_http_req *req, tc_err *err);
+tc_status tc_api_cron_preview(tc_http_req *req, tc_err *err);
 
 /* stream.c: live updates (GET /api/stream, POST /api/stream/ticket) and the
  * realtime row of the app module table */

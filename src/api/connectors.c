@@ -73,13 +73,55 @@ tc_status tc_api_categories(tc_http_req *req, tc_err *err)
     return st == TC_OK ? tc_http_reply_json(req, 200, page(items, NULL)) : st;
 }
 
+/* A custom MCP server without credentials gets its tools discovered at
+ * once; with credentials, after connecting (POST .../discover). Discovery
+ * trouble doesn't undo the creation: it is reported in "discovery". */
+static tc_status create_connector_task(tc_api_task *t, json_t **out, tc_err *err)
+{
+    tc_connections *cx = t->app->connections;
+    tc_status st = tc_connector_create_custom(cx, t->user_id, t->body, out, err);
+    const char *kind = json_string_value(json_object_get(*out, "kind"));
+    const char *auth = json_string_value(json_object_get(*out, "auth_type"));
+    if (st != TC_OK || !kind || strcmp(kind, "mcp") || strcmp(auth, "none"))
+        return st;
+    json_t *found = NULL;
+    tc_err derr;
+    tc_err_clear(&derr);
+    const char *slug = json_string_value(json_object_get(*out, "slug"));
+    if (tc_connector_discover(cx, t->user_id, slug, NULL, &found, &derr) == TC_OK) {
+        json_decref(*out);
+        *out = found;
+        json_object_set_new(*out, "discovery", json_pack("{s:b}", "ok", 1));
+    } else {
+        json_object_set_new(*out, "discovery", json_pack("{s:b, s:s}", "ok", 0, "error", derr.message));
+    }
+    return TC_OK;
+}
+
 tc_status tc_api_connectors_create(tc_http_req *req, tc_err *err)
 {
-    json_t *body = NULL, *out = NULL;
+    json_t *body = NULL;
     tc_status st = tc_http_json_body(req, &body, err);
-    if (st == TC_OK)
-        st = tc_connector_create_custom(cx_of(req), req->user_id, body, &out, err);
-    return st == TC_OK ? tc_http_reply_json(req, 201, out) : st;
+    return st == TC_OK ? tc_api_offload(req, create_connector_task, NULL, body, 201, err) : st;
+}
+
+static tc_status discover_task(tc_api_task *t, json_t **out, tc_err *err)
+{
+    const char *conn = json_string_value(json_object_get(t->body, "connection_id"));
+    return tc_connector_discover(t->app->connections, t->user_id, t->param, conn, out, err);
+}
+
+/* Body optional: {"connection_id": "..."} picks the credential. */
+tc_status tc_api_connectors_discover(tc_http_req *req, tc_err *err)
+{
+    json_t *body = NULL;
+    size_t len = 0;
+    tc_http_body(req, &len);
+    tc_status st = len ? tc_http_json_body(req, &body, err) : TC_OK;
+    if (st == TC_OK && body && json_object_get(body, "connection_id") &&
+        !json_is_string(json_object_get(body, "connection_id")))
+        st = tc_failf(err, TC_VALIDATION, "connection_id", "must be a string");
+    return st == TC_OK ? tc_api_offload(req, discover_task, tc_http_param(req, "slug"), body, 200, err) : st;
 }
 
 tc_status tc_api_connectors_delete(tc_http_req *req, tc_err *err)
@@ -157,6 +199,8 @@ tc_status tc_api_connections_init(tc_app *app, tc_err *err)
     tc_status st = tc_keyring_new(app->master_key, TC_MASTER_KEY_LEN, &app->keyring, err);
     if (st == TC_OK)
         st = tc_keys_load(app->db, app->keyring, true, err);
+    if (st == TC_OK && strcmp(app->cfg.database_url, "sqlite::memory:"))
+        st = tc_keys_watch_start(app->keyring, app->cfg.database_url, 0, &app->keys_watch, err);
     if (st != TC_OK)
         return st;
     app->catalog = tc_catalog_new();
@@ -173,6 +217,8 @@ tc_status tc_api_connections_init(tc_app *app, tc_err *err)
     cx->allow_private = app->cfg.allow_private_targets;
     cx->allow_stdio = app->cfg.allow_stdio;
     cx->verify_timeout_ms = (int)app->cfg.provider_timeout_ms;
+    tc_mcp_pool_opts mo = {.allow_private = app->cfg.allow_private_targets};
+    cx->mcp = tc_mcp_pool_new(&mo);
     app->connections = cx;
     char n[16];
     snprintf(n, sizeof(n), "%zu", tc_catalog_count(app->catalog));
@@ -184,10 +230,14 @@ void tc_api_connections_shutdown(tc_app *app)
 {
     tc_pool_free(app->work_pool); /* runs what is queued; replies fail fast */
     app->work_pool = NULL;
+    if (app->connections)
+        tc_mcp_pool_free(app->connections->mcp);
     free(app->connections);
     app->connections = NULL;
     tc_catalog_free(app->catalog);
     app->catalog = NULL;
+    tc_keys_watch_stop(app->keys_watch);
+    app->keys_watch = NULL;
     tc_keyring_free(app->keyring);
     app->keyring = NULL;
     tc_events_free(app->events);

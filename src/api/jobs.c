@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "connections/connections.h"
 #include "exec/exec.h"
 #include "store/repo_jobs.h"
 
@@ -302,6 +303,7 @@ tc_status tc_api_jobs_init(tc_app *app, tc_err *err)
         .rate_user_per_min = cfg->rate_user_per_min,
         .rate_connector_per_min = cfg->rate_connector_per_min,
     };
+    tc_exec_mcp_configure(app->connections->mcp, cfg->allow_stdio);
     tc_status st = tc_exec_new(&o, &app->exec, err);
     if (st == TC_OK)
         tc_http_set_rate_hook(app->http, rate_hook);

@@ -33,6 +33,7 @@ const tc_route tc_api_routes[] = {
     {"POST", "/api/connectors", tc_api_connectors_create, R, TC_RATE_API, 0},
     {"GET", "/api/connectors/{slug}", tc_api_connectors_get, O, TC_RATE_NONE, 0},
     {"DELETE", "/api/connectors/{slug}", tc_api_connectors_delete, R, TC_RATE_NONE, 0},
+    {"POST", "/api/connectors/{slug}/discover", tc_api_connectors_discover, R, TC_RATE_API, 0},
     {"GET", "/api/categories", tc_api_categories, O, TC_RATE_NONE, 0},
     {"POST", "/api/connections", tc_api_connections_create, R, TC_RATE_API, 0},
     {"GET", "/api/connections", tc_api_connections_list, R, TC_RATE_NONE, 0},
@@ -52,14 +53,34 @@ const tc_route tc_api_routes[] = {
     {"POST", "/api/webhook-deliveries/{id}/retry", tc_api_webhook_delivery_retry, R, TC_RATE_API, 0},
     {"GET", "/api/webhook-event-types", tc_api_webhook_event_types, O, TC_RATE_NONE, 0},
 
-    /* live updates */
-    {"GET", "/api/stream", tc_api_stream, O, TC_RATE_NONE, 0},
-    {"POST", "/api/stream/ticket", tc_api_stream_ticket, R, TC_RATE_NONE, 0},
-
     /* OAuth */
     {"POST", "/api/oauth/start", tc_api_oauth_start, R, TC_RATE_API, 0},
     {"GET", "/api/oauth/callback", tc_api_oauth_callback, N, TC_RATE_NONE, 0},
     {"PUT", "/api/admin/oauth-clients/{slug}", tc_api_oauth_client_put, R, TC_RATE_NONE, TC_ROUTE_ADMIN},
+
+    /* running tools */
+    {"POST", "/api/connectors/{slug}/tools/{tool}/execute", tc_api_jobs_execute, R, TC_RATE_TOOL, 0},
+    {"GET", "/api/jobs", tc_api_jobs_list, R, TC_RATE_NONE, 0},
+    {"GET", "/api/jobs/{id}", tc_api_jobs_get, R, TC_RATE_NONE, 0},
+    {"POST", "/api/jobs/{id}/cancel", tc_api_jobs_cancel, R, TC_RATE_NONE, 0},
+    {"GET", "/api/action-logs", tc_api_action_logs_list, R, TC_RATE_NONE, 0},
+
+    /* scheduler */
+    {"POST", "/api/schedules", tc_api_schedules_create, R, TC_RATE_API, 0},
+    {"GET", "/api/schedules", tc_api_schedules_list, R, TC_RATE_NONE, 0},
+    {"GET", "/api/schedules/{id}", tc_api_schedules_get, R, TC_RATE_NONE, 0},
+    {"PATCH", "/api/schedules/{id}", tc_api_schedules_update, R, TC_RATE_API, 0},
+    {"DELETE", "/api/schedules/{id}", tc_api_schedules_delete, R, TC_RATE_NONE, 0},
+    {"GET", "/api/schedules/{id}/preview", tc_api_schedules_preview, R, TC_RATE_NONE, 0},
+    {"POST", "/api/schedules/{id}/run", tc_api_schedules_run, R, TC_RATE_API, 0},
+    {"POST", "/api/schedules/{id}/pause", tc_api_schedules_pause, R, TC_RATE_NONE, 0},
+    {"POST", "/api/schedules/{id}/resume", tc_api_schedules_resume, R, TC_RATE_NONE, 0},
+    {"GET", "/api/schedules/{id}/runs", tc_api_schedules_runs, R, TC_RATE_NONE, 0},
+    {"POST", "/api/cron/preview", tc_api_cron_preview, R, TC_RATE_NONE, 0},
+
+    /* live updates */
+    {"GET", "/api/stream", tc_api_stream, O, TC_RATE_NONE, 0},
+    {"POST", "/api/stream/ticket", tc_api_stream_ticket, R, TC_RATE_NONE, 0},
 
     /* test-only (TC_TEST_ROUTES=1) */
     {"POST", "/api/_test/oauth/connections/{id}/refresh", tc_api_test_oauth_refresh, R, TC_RATE_NONE, TC_ROUTE_TEST},

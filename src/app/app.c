@@ -28,6 +28,8 @@ static const tc_app_module modules[] = {
     {"oauth", tc_api_oauth_init, tc_api_oauth_shutdown},
     {"webhooks", tc_api_webhooks_init, tc_api_webhooks_shutdown},
     {"realtime", tc_api_stream_init, tc_api_stream_shutdown},
+    {"jobs", tc_api_jobs_init, tc_api_jobs_shutdown},
+    {"scheduler", tc_api_schedules_init, tc_api_schedules_shutdown},
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 

@@ -28,12 +28,15 @@ typedef struct tc_app {
     /* Filled by module init functions (see the table in app.c). */
     tc_pool *work_pool;                 /* slow handler work (api/offload.c) */
     struct tc_keyring *keyring;         /* secret box keys (crypto) */
+    struct tc_keys_watch *keys_watch;   /* follows `keys rotate` while serving */
     struct tc_catalog *catalog;         /* built-in connectors (catalog) */
     struct tc_connections *connections; /* connections module context */
     struct tc_oauth *oauth;             /* OAuth flows and token refresh (oauth) */
     struct tc_events *events;           /* change recording + publishing (events) */
     struct tc_webhooks *webhooks;       /* endpoints, outbox, delivery worker (webhooks) */
     struct tc_realtime *realtime;       /* hub + stream settings (api/stream.c) */
+    struct tc_exec *exec;               /* jobs, executors, rate limits (exec) */
+    struct tc_sched *scheduler;         /* schedules and the tick (scheduler) */
 } tc_app;
 
 typedef struct tc_app_module {

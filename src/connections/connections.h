@@ -15,6 +15,7 @@
 #include "catalog/catalog.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "mcp/mcp.h"
 #include "store/db.h"
 
 /* Hooks the oauth module installs (src/oauth/oauth.h); NULL members = none.
@@ -37,6 +38,7 @@ typedef struct tc_connections {
     bool allow_private;      /* TC_ALLOW_PRIVATE_TARGETS */
     bool allow_stdio;        /* TC_ALLOW_STDIO */
     int verify_timeout_ms;   /* provider verification budget (default 10000) */
+    tc_mcp_pool *mcp;        /* kept MCP sessions (discovery; shared with exec) */
 } tc_connections;
 
 /* AAD purpose of connection secrets: "user_connections.secret:<id>". */
@@ -95,5 +97,27 @@ tc_status tc_connection_credential_renew(tc_connections *cx, const char *user_id
  * and *query is set (both NULL for auth none); free with tc_secret_free_str. */
 tc_status tc_credential_inject(const json_t *auth, const json_t *secret, char **header,
                                char **query, tc_err *err);
+
+/* ---- MCP ---- */
+/* The MCP target of a connector definition with the credential as bearer
+ * token: Streamable HTTP (or legacy SSE) by URL, or a stdio command (refused
+ * with 403 stdio_disabled unless allow_stdio). The buffer owns the argv and
+ * "K=V" environment arrays; target borrows strings of def and secret. */
+#define TC_MCP_ARGV_MAX 64
+typedef struct tc_mcp_target_buf {
+    tc_mcp_target target;
+    const char *argv[TC_MCP_ARGV_MAX];
+    char **env;
+} tc_mcp_target_buf;
+tc_status tc_connection_mcp_target(const json_t *def, const json_t *secret, bool allow_stdio,
+                                   tc_mcp_target_buf *out, tc_err *err);
+void tc_mcp_target_buf_free(tc_mcp_target_buf *b);
+
+/* POST /api/connectors/{slug}/discover: initialize + tools/list (all pages)
+ * on the connector's MCP server, with the credential of connection_id (or
+ * the user's newest active connection; none needed for auth "none"), then
+ * replaces the stored tools. *out: the connector with its tools. */
+tc_status tc_connector_discover(tc_connections *cx, const char *user_id, const char *slug,
+                                const char *connection_id, json_t **out, tc_err *err);
 
 #endif

@@ -64,6 +64,11 @@ typedef struct tc_executor {
     void (*state_free)(void *state);                  /* may be NULL */
 } tc_executor;
 
+/* The MCP executor's process-wide session pool (owned by the caller, kept
+ * alive until tc_exec_free) and whether stdio servers may be started. */
+struct tc_mcp_pool;
+void tc_exec_mcp_configure(struct tc_mcp_pool *pool, bool allow_stdio);
+
 /* The executor for a tool source, or NULL. */
 const tc_executor *tc_executor_find(const char *source);
 

@@ -6,9 +6,11 @@
 #include "exec/exec_int.h"
 
 extern const tc_executor tc_exec_rest;
+extern const tc_executor tc_exec_mcp;
 
 const tc_executor *const tc_executors[] = {
     &tc_exec_rest,
+    &tc_exec_mcp,
 };
 const size_t tc_nexecutors = sizeof(tc_executors) / sizeof(tc_executors[0]);
 

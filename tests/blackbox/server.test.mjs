@@ -318,6 +318,11 @@ describe('static files', () => {
     const q0 = await srv.request('GET', '/assets/app-3f9a1c.js', { headers: { 'Accept-Encoding': 'gzip;q=0' } });
     assert.equal(q0.headers['content-encoding'], undefined);
 
+    const head = await srv.request('HEAD', '/assets/app-3f9a1c.js');
+    assert.equal(head.status, 200);
+    assert.equal(Number(head.headers['content-length']), appJs.length);
+    assert.equal(head.body.length, 0);
+
     const png = await srv.request('GET', '/logo.png', { headers: { 'Accept-Encoding': 'gzip' } });
     assert.equal(png.headers['content-type'], 'image/png');
     assert.equal(png.headers['content-encoding'], undefined);
@@ -407,8 +412,10 @@ test('migrate twice, then serve on the same database', async () => {
     const m2 = await runCli(['migrate'], { env });
     assert.equal(m2.code, 0, m2.stderr);
     assert.ok(!/migration applied/.test(m2.stderr), 'second run applies nothing');
-    const srv = await startServer({ dataDir: dir });
+    const portFile = path.join(dir, 'port');
+    const srv = await startServer({ dataDir: dir, env: { TC_PORT_FILE: portFile } });
     assert.equal((await srv.request('GET', '/readyz')).status, 200);
+    assert.equal(Number(fs.readFileSync(portFile, 'utf8').trim()), srv.port);
     await srv.stop();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

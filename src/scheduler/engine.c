@@ -241,27 +241,48 @@ void tc_sched_job_changed(tc_sched *s, const char *user_id, const json_t *job)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void process_done(tc_sched *s, const tc_sched__done *d)
+#define DONE_BATCH 256
+
+/* Counts finished runs d[0..n) in one transaction. */
+static tc_status process_done(tc_sched *s, const tc_sched__done *d, size_t n, tc_err *err)
 {
-    tc_err err;
-    tc_err_clear(&err);
     notices ns = {0};
-    failure f = {.schedule_id = d->schedule_id, .job_id = d->job_id, .message = d->message};
     tc_db_conn *c = tc_db_acquire(s->o.db);
-    tc_status st = tc_db_begin(c, &err);
+    tc_status st = tc_db_begin(c, err);
+    for (size_t i = 0; st == TC_OK && i < n; i++) {
+        failure f = {.schedule_id = d[i].schedule_id, .job_id = d[i].job_id, .message = d[i].message};
+        st = count_outcome(s, c, &f, d[i].failed, &ns, err);
+        if (st == TC_NOT_FOUND && n == 1)
+            st = TC_OK; /* the schedule was deleted meanwhile */
+    }
     if (st == TC_OK)
-        st = count_outcome(s, c, &f, d->failed, &ns, &err);
-    if (st == TC_OK)
-        st = tc_db_commit(c, &err);
+        st = tc_db_commit(c, err);
     else
         tc_db_rollback(c);
     tc_db_release(c);
     if (st == TC_OK)
         notices_publish(s, &ns);
-    else if (st != TC_NOT_FOUND) /* NOT_FOUND: the schedule was deleted */
-        tc_log(TC_LOG_ERROR, "schedule outcome not recorded", "schedule_id", d->schedule_id,
-               "job_id", d->job_id, "error", err.message, NULL);
     notices_clear(&ns);
+    return st;
+}
+
+/* Batches of DONE_BATCH per transaction; a batch that fails (a schedule
+ * deleted meanwhile, a database fault) is retried one run at a time. */
+static void process_all(tc_sched *s, const tc_sched__done *v, size_t n)
+{
+    for (size_t i = 0; i < n; i += DONE_BATCH) {
+        size_t k = n - i < DONE_BATCH ? n - i : DONE_BATCH;
+        tc_err err;
+        tc_err_clear(&err);
+        if (process_done(s, v + i, k, &err) == TC_OK)
+            continue;
+        for (size_t j = i; j < i + k; j++) {
+            tc_err_clear(&err);
+            if (process_done(s, v + j, 1, &err) != TC_OK)
+                tc_log(TC_LOG_ERROR, "schedule outcome not recorded", "schedule_id",
+                       v[j].schedule_id, "job_id", v[j].job_id, "error", err.message, NULL);
+        }
+    }
 }
 
 void tc_sched_drain(tc_sched *s)
@@ -277,8 +298,7 @@ void tc_sched_drain(tc_sched *s)
     if (dropped)
         tc_log(TC_LOG_WARN, "scheduler: finished runs dropped (queue full); failure counts may be low",
                NULL);
-    for (size_t i = 0; i < n; i++)
-        process_done(s, &v[i]);
+    process_all(s, v, n);
     free(v);
 }
 
@@ -573,9 +593,13 @@ static void *engine_main(void *arg)
     tc_sched *s = arg;
     bool failing = false;
     while (!stopping(s)) {
-        tc_sched_drain(s);
+        /* Tick first: bookkeeping of finished runs never delays a due run
+         * by more than one drain. */
         int64_t wait = s->o.engine ? engine_step(s, &failing) : s->o.tick_ms;
-        sleep_ms(s, wait);
+        int64_t t0 = tc_mono_ns();
+        tc_sched_drain(s);
+        wait -= (tc_mono_ns() - t0) / 1000000;
+        sleep_ms(s, wait > 0 ? wait : 0);
     }
     tc_sched_drain(s);
     return NULL;

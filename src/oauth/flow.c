@@ -375,14 +375,9 @@ static tc_status exchange(tc_oauth *o, const tc_oauth_claim *cl, const char *cod
     char cid[37];
     tc_repo_connector rc = {0};
     tc_db_conn *c = tc_db_acquire(o->o.db);
-    /* The connector by id through the user's visibility: fetch its slug first. */
-    tc_db_rows *r = NULL;
-    const tc_dbv p[] = {TC_DBV_STR(cl->connector_id)};
-    tc_status st = tc_db_query(c, "SELECT slug FROM connectors WHERE id = $1", p, 1, &r, err);
+    /* The connector by id through the user's visibility: its slug first. */
     char slug[65] = "";
-    if (st == TC_OK && tc_db_rows_next(r))
-        snprintf(slug, sizeof(slug), "%s", tc_db_rows_text(r, 0));
-    tc_db_rows_free(r);
+    tc_status st = tc_repo_oauth_connector_slug(c, cl->connector_id, slug, err);
     if (st == TC_OK)
         st = tc_repo_connector_get(c, cl->user_id, slug, &rc, err);
     if (st == TC_OK)

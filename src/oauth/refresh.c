@@ -215,6 +215,9 @@ static tc_status round_once(refresh_call *rc, bool *again, tc_err *err)
         goto out; /* not ours, or inactive: the credential load says so */
     if (rc->first_version < 0)
         rc->first_version = row.version;
+    /* Cheap test first: most credential loads find a fresh token. */
+    if (rc->mode != MODE_AFTER_401 && !needed(rc, &row, NULL))
+        goto out;
     st = open_secret(rc->o, &row, &secret, err);
     if (st != TC_OK || !needed(rc, &row, secret))
         goto out;

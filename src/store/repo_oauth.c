@@ -388,3 +388,19 @@ tc_status tc_repo_oauth_tx_set_expiry(tc_db_conn *c, const char *user_id, const 
         return tc_failf(err, TC_NOT_FOUND, "id", "no transaction %.40s", id);
     return st;
 }
+
+tc_status tc_repo_oauth_connector_slug(tc_db_conn *c, const char *connector_id, char slug[65],
+                                       tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(connector_id)};
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, "SELECT slug FROM connectors WHERE id = $1", p, NP(p), &r, err);
+    if (st != TC_OK)
+        return st;
+    if (tc_db_rows_next(r))
+        copy_text(slug, 65, r, 0);
+    else
+        st = tc_failf(err, TC_NOT_FOUND, "connector", "the connector was deleted");
+    tc_db_rows_free(r);
+    return st;
+}

@@ -15,6 +15,9 @@
 /* Built-in connector id and auth block by slug; TC_NOT_FOUND if none. */
 tc_status tc_repo_oauth_builtin(tc_db_conn *c, const char *slug, char id[37], json_t **definition,
                                 tc_err *err);
+/* Slug of a connector by id (built-in or custom); TC_NOT_FOUND if gone. */
+tc_status tc_repo_oauth_connector_slug(tc_db_conn *c, const char *connector_id, char slug[65],
+                                       tc_err *err);
 /* Upsert by connector id. secret may be NULL (public client). */
 tc_status tc_repo_oauth_client_put(tc_db_conn *c, const char *connector_id, const char *client_id,
                                    const unsigned char *secret, size_t secret_len,

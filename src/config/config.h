@@ -60,6 +60,18 @@ typedef struct tc_config {
     int64_t webhook_poll_ms;          /* TC_WEBHOOK_POLL_MS */
     int64_t oauth_refresh_margin_s;     /* TC_OAUTH_REFRESH_MARGIN_S */
     int64_t oauth_refresh_interval_ms;  /* TC_OAUTH_REFRESH_INTERVAL_MS, 0 = off */
+    int64_t health_interval_s;     /* TC_HEALTH_INTERVAL_S, 0 = no periodic probes */
+    int64_t health_timeout_ms;     /* TC_HEALTH_TIMEOUT_MS per probe */
+    int64_t health_degraded_ms;    /* TC_HEALTH_DEGRADED_MS slower = degraded */
+    int64_t health_retention_days; /* TC_HEALTH_RETENTION_DAYS */
+    int64_t alert_cooldown_s;      /* TC_ALERT_COOLDOWN_S per connector */
+    char *email_api_url;           /* TC_EMAIL_API_URL Resend-style endpoint */
+    char *email_api_key;           /* TC_EMAIL_API_KEY bearer key (secret) */
+    int64_t notify_max_attempts;   /* TC_NOTIFY_MAX_ATTEMPTS */
+    int64_t notify_retry_base_ms;  /* TC_NOTIFY_RETRY_BASE_MS */
+    int64_t notify_poll_ms;        /* TC_NOTIFY_POLL_MS */
+    int64_t notify_digest_s;       /* TC_NOTIFY_DIGEST_S digest period */
+    int64_t notify_clock_offset_ms; /* TC_NOTIFY_CLOCK_OFFSET_MS (tests) */
 } tc_config;
 
 /* Fills defaults, then the environment, then argv flags (--name=value or

@@ -341,7 +341,7 @@ tc_status tc_repo_schedule_runs(tc_db_conn *c, const char *user_id, const char *
     "SELECT " SCHED_COLS_S ", s.user_id, s.connector_id, "                                      \
     "CASE WHEN j.status IN ('queued', 'running') THEN 1 ELSE 0 END "                             \
     "FROM scheduler_jobs s LEFT JOIN pipeline_jobs j ON j.id = s.last_job_id "                   \
-    "WHERE s.enabled = 1 AND s.next_run_at <= $1 ORDER BY s.next_run_at, s.id LIMIT $2"
+    "WHERE s.enabled = 1 AND s.next_run_at <= $1 ORDER BY s.next_run_at LIMIT $2"
 static const char due_sqlite[] = DUE_SQL;
 static const char due_pg[] = DUE_SQL " FOR UPDATE OF s SKIP LOCKED";
 

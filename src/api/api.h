@@ -103,6 +103,16 @@ tc_status tc_api_test_oauth_refresh(tc_http_req *req, tc_err *err); /* TC_ROUTE_
 tc_status tc_api_test_oauth_expire(tc_http_req *req, tc_err *err);  /* TC_ROUTE_TEST */
 tc_status tc_api_test_oauth_tx_expire(tc_http_req *req, tc_err *err); /* TC_ROUTE_TEST */
 
+/* health.c: /api/health and the health row of the app module table (notify
+ * service + checker); notifications.c: notification preferences */
+tc_status tc_api_health_init(struct tc_app *app, tc_err *err);
+void tc_api_health_shutdown(struct tc_app *app);
+tc_status tc_api_health_list(tc_http_req *req, tc_err *err);
+tc_status tc_api_health_history(tc_http_req *req, tc_err *err);
+tc_status tc_api_health_check(tc_http_req *req, tc_err *err);
+tc_status tc_api_notification_prefs_get(tc_http_req *req, tc_err *err);
+tc_status tc_api_notification_prefs_put(tc_http_req *req, tc_err *err);
+
 /* ops.c: health, readiness, metrics */
 tc_status tc_api_healthz(tc_http_req *req, tc_err *err);
 tc_status tc_api_readyz(tc_http_req *req, tc_err *err);

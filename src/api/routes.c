@@ -78,6 +78,13 @@ const tc_route tc_api_routes[] = {
     {"GET", "/api/schedules/{id}/runs", tc_api_schedules_runs, R, TC_RATE_NONE, 0},
     {"POST", "/api/cron/preview", tc_api_cron_preview, R, TC_RATE_NONE, 0},
 
+    /* health and notifications */
+    {"GET", "/api/health", tc_api_health_list, R, TC_RATE_NONE, 0},
+    {"POST", "/api/health/check", tc_api_health_check, R, TC_RATE_API, 0},
+    {"GET", "/api/health/{slug}/history", tc_api_health_history, R, TC_RATE_NONE, 0},
+    {"GET", "/api/notification-preferences", tc_api_notification_prefs_get, R, TC_RATE_NONE, 0},
+    {"PUT", "/api/notification-preferences", tc_api_notification_prefs_put, R, TC_RATE_NONE, 0},
+
     /* live updates */
     {"GET", "/api/stream", tc_api_stream, O, TC_RATE_NONE, 0},
     {"POST", "/api/stream/ticket", tc_api_stream_ticket, R, TC_RATE_NONE, 0},

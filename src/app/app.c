@@ -25,6 +25,7 @@ static const tc_app_module modules[] = {
     {"metrics", metrics_init, NULL},
     {"accounts", tc_api_auth_init, tc_api_auth_shutdown},
     {"connections", tc_api_connections_init, tc_api_connections_shutdown},
+    {"health", tc_api_health_init, tc_api_health_shutdown},
     {"oauth", tc_api_oauth_init, tc_api_oauth_shutdown},
     {"webhooks", tc_api_webhooks_init, tc_api_webhooks_shutdown},
     {"realtime", tc_api_stream_init, tc_api_stream_shutdown},

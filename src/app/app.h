@@ -37,6 +37,8 @@ typedef struct tc_app {
     struct tc_realtime *realtime;       /* hub + stream settings (api/stream.c) */
     struct tc_exec *exec;               /* jobs, executors, rate limits (exec) */
     struct tc_sched *scheduler;         /* schedules and the tick (scheduler) */
+    struct tc_notify *notify;           /* email outbox + sender (notify, health row) */
+    struct tc_health *health;           /* connector probes (health) */
 } tc_app;
 
 typedef struct tc_app_module {

@@ -112,6 +112,7 @@ tc_status tc_api_health_history(tc_http_req *req, tc_err *err);
 tc_status tc_api_health_check(tc_http_req *req, tc_err *err);
 tc_status tc_api_notification_prefs_get(tc_http_req *req, tc_err *err);
 tc_status tc_api_notification_prefs_put(tc_http_req *req, tc_err *err);
+tc_status tc_api_test_notifications(tc_http_req *req, tc_err *err); /* TC_ROUTE_TEST */
 
 /* ops.c: health, readiness, metrics */
 tc_status tc_api_healthz(tc_http_req *req, tc_err *err);

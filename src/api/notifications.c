@@ -28,6 +28,17 @@ tc_status tc_api_notification_prefs_get(tc_http_req *req, tc_err *err)
     return st;
 }
 
+/* TC_ROUTE_TEST: the caller's email outbox rows (tests check held mail). */
+tc_status tc_api_test_notifications(tc_http_req *req, tc_err *err)
+{
+    tc_app *app = req->ctx;
+    json_t *items = NULL;
+    tc_db_conn *c = tc_db_acquire(app->db);
+    tc_status st = tc_repo_notify_outbox_list(c, req->user_id, &items, err);
+    tc_db_release(c);
+    return st == TC_OK ? tc_http_reply_json(req, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor")) : st;
+}
+
 static void add_detail(tc_http_req *req, const tc_err *err)
 {
     const char *field = err->field[0] ? err->field : "";

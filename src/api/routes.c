@@ -97,6 +97,7 @@ const tc_route tc_api_routes[] = {
     {"GET", "/api/_test/slow", tc_api_test_slow, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/stream", tc_api_test_stream, N, TC_RATE_NONE, TC_ROUTE_TEST},
     {"GET", "/api/_test/whoami", tc_api_test_whoami, O, TC_RATE_NONE, TC_ROUTE_TEST},
+    {"GET", "/api/_test/notifications", tc_api_test_notifications, R, TC_RATE_NONE, TC_ROUTE_TEST},
     {"POST", "/api/_test/stream/publish", tc_api_test_stream_publish, R, TC_RATE_NONE, TC_ROUTE_TEST},
 };
 

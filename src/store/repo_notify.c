@@ -171,6 +171,23 @@ tc_status tc_repo_notify_outbox_failed(tc_db_conn *c, const char *id, int attemp
     return tc_db_exec(c, sql, p, NP(p), NULL, err);
 }
 
+tc_status tc_repo_notify_outbox_list(tc_db_conn *c, const char *user_id, json_t **out,
+                                     tc_err *err)
+{
+    static const char sql[] =
+        "SELECT id, kind, subject, status, digest_key, hold_until, attempt_count, "
+        "next_attempt_at, last_error, sent_at FROM notification_outbox WHERE user_id = $1 "
+        "ORDER BY created_at DESC, id DESC LIMIT 100";
+    static const tc_col cols[] = {
+        {"id", TC_COL_TEXT},       {"kind", TC_COL_TEXT},          {"subject", TC_COL_TEXT},
+        {"status", TC_COL_TEXT},   {"digest_key", TC_COL_TEXT},    {"hold_until", TC_COL_INT},
+        {"attempt_count", TC_COL_INT}, {"next_attempt_at", TC_COL_INT}, {"last_error", TC_COL_TEXT},
+        {"sent_at", TC_COL_INT},
+    };
+    tc_dbv p[] = {TC_DBV_STR(user_id)};
+    return tc_db_query_json(c, sql, p, NP(p), cols, NP(cols), 100, out, err);
+}
+
 tc_status tc_repo_notify_outbox_counts(tc_db_conn *c, const char *user_id, json_t **out,
                                        tc_err *err)
 {

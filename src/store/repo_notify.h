@@ -69,6 +69,11 @@ tc_status tc_repo_notify_outbox_sent(tc_db_conn *c, const char *id, int attempts
 /* A failed attempt: next_at > 0 schedules a retry, 0 marks the row failed. */
 tc_status tc_repo_notify_outbox_failed(tc_db_conn *c, const char *id, int attempts, int64_t next_at,
                                        const char *error, tc_err *err);
+/* The user's newest rows (at most 100) as [{id, kind, subject, status,
+ * digest_key, hold_until, attempt_count, next_attempt_at, last_error,
+ * sent_at}] (times in ms), for tests. */
+tc_status tc_repo_notify_outbox_list(tc_db_conn *c, const char *user_id, json_t **out,
+                                     tc_err *err);
 /* Counts of the user's rows by status, for tests and the API:
  * {pending, sent, failed}. */
 tc_status tc_repo_notify_outbox_counts(tc_db_conn *c, const char *user_id, json_t **out,

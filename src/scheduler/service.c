@@ -302,9 +302,22 @@ tc_status tc_sched_update(tc_sched *s, const char *user_id, const char *id,
                           tc_err *err)
 {
     fail_clear(fail);
+    /* One transaction: the tick and the outcome counting can't write the
+     * row between the read and the write (SQLite: the writer lock;
+     * PostgreSQL: the row lock of the load). */
     tc_db_conn *c = tc_db_acquire(s->o.db);
-    tc_status st = edit(s, c, user_id, id, in, row, fail, err);
+    tc_status st = tc_db_begin(c, err);
+    if (st == TC_OK)
+        st = edit(s, c, user_id, id, in, row, fail, err);
+    if (st == TC_OK)
+        st = tc_db_commit(c, err);
+    else
+        tc_db_rollback(c);
     tc_db_release(c);
+    if (st != TC_OK && row && *row) {
+        json_decref(*row);
+        *row = NULL;
+    }
     if (st == TC_OK)
         tc_sched_wake(s);
     return st;

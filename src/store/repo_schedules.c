@@ -161,16 +161,21 @@ tc_status tc_repo_schedule_update(tc_db_conn *c, const tc_repo_schedule *s, int6
     return st == TC_DECLINED ? not_found(s->id, err) : st;
 }
 
+#define LOAD_SQL                                                                                \
+    "SELECT " SCHED_COLS ", user_id, connector_id FROM scheduler_jobs WHERE id = $1 AND user_id = $2"
+static const char load_sqlite[] = LOAD_SQL;
+static const char load_pg[] = LOAD_SQL " FOR UPDATE";
+
 tc_status tc_repo_schedule_load(tc_db_conn *c, const char *user_id, const char *id,
                                 tc_repo_schedule *out, tc_err *err)
 {
     memset(out, 0, sizeof(*out));
     const tc_dbv p[] = {TC_DBV_STR(id), TC_DBV_STR(user_id)};
     tc_db_rows *r = NULL;
-    tc_status st = tc_db_query(c,
-                               "SELECT " SCHED_COLS ", user_id, connector_id FROM scheduler_jobs "
-                               "WHERE id = $1 AND user_id = $2",
-                               p, NP(p), &r, err);
+    /* PostgreSQL: the row stays locked until the caller's transaction ends,
+     * so an edit can't lose a concurrent tick's or outcome's write. */
+    const char *sql = tc_db_conn_kind(c) == TC_DB_POSTGRES ? load_pg : load_sqlite;
+    tc_status st = tc_db_query(c, sql, p, NP(p), &r, err);
     if (st != TC_OK)
         return st;
     if (tc_db_rows_next(r))

@@ -60,7 +60,8 @@ tc_status tc_repo_schedule_insert(tc_db_conn *c, const tc_repo_schedule *s, int6
  * schedule s->id. TC_NOT_FOUND when it is not theirs. */
 tc_status tc_repo_schedule_update(tc_db_conn *c, const tc_repo_schedule *s, int64_t now,
                                   json_t **row, tc_err *err);
-/* The user's schedule into out (cleared first). */
+/* The user's schedule into out (cleared first). On PostgreSQL the row is
+ * locked FOR UPDATE (until the caller's transaction ends). */
 tc_status tc_repo_schedule_load(tc_db_conn *c, const char *user_id, const char *id,
                                 tc_repo_schedule *out, tc_err *err);
 tc_status tc_repo_schedule_get(tc_db_conn *c, const char *user_id, const char *id, json_t **row,

@@ -9,6 +9,8 @@
  *                                                real clock (waits for the
  *                                                next minute boundaries)
  *   bench_engine 10000 3 sqlite:/tmp/x.db plain  enqueue = the job row only
+ *   bench_engine 10000 3 sqlite:/tmp/x.db spread schedule i fires at second
+ *                                                i % 60 (167 due per second)
  *
  * Virtual mode ticks at each minute directly (no waiting): the tick cost
  * is the time of tc_sched_tick_now with every schedule due; the lateness
@@ -31,6 +33,7 @@
 #include "store/repo_schedules.h"
 
 static char user_id[37], connector_id[37];
+static bool spread; /* "spread": schedule i fires at second i % 60 of every minute */
 
 static void must(tc_status s, const char *what, const tc_err *err)
 {
@@ -75,7 +78,10 @@ static void seed(tc_db *db, size_t count, int64_t first_due)
         tc_uuid(s.id);
         memcpy(s.user_id, user_id, 37);
         snprintf(s.name, sizeof(s.name), "bench %zu", i);
-        snprintf(s.cron, sizeof(s.cron), "* * * * *");
+        if (spread)
+            snprintf(s.cron, sizeof(s.cron), "%zu * * * * *", i % 60);
+        else
+            snprintf(s.cron, sizeof(s.cron), "* * * * *");
         snprintf(s.timezone, sizeof(s.timezone), "UTC");
         memcpy(s.connector_id, connector_id, 37);
         snprintf(s.connector, sizeof(s.connector), "bench");
@@ -84,7 +90,7 @@ static void seed(tc_db *db, size_t count, int64_t first_due)
         snprintf(s.misfire, sizeof(s.misfire), "run_once");
         s.arguments = json_pack("{s:i}", "n", (int)i);
         s.enabled = true;
-        s.next_run_at = first_due;
+        s.next_run_at = first_due + (spread ? (int64_t)(i % 60) * 1000 : 0);
         must(tc_repo_schedule_insert(c, &s, tc_now_ms(), NULL, &err), "insert schedule", &err);
         tc_repo_schedule_clear(&s);
     }
@@ -148,7 +154,6 @@ static size_t lateness(tc_db *db, int64_t due, int64_t base, int64_t *out, size_
         out[n++] = tc_db_rows_int(r, 0) - base;
     tc_db_rows_free(r);
     tc_db_release(c);
-    qsort(out, n, sizeof(*out), cmp_i64);
     return n;
 }
 
@@ -160,25 +165,45 @@ static void report_late(const char *what, const int64_t *v, size_t n)
            (long long)v[n / 2], (long long)v[(n * 99) / 100], (long long)v[n - 1]);
 }
 
-static void virtual_minutes(tc_sched *s, tc_db *db, size_t count, int minutes, int64_t t0)
+/* Ticks at each due second of minute m (one tick per minute, or sixty when
+ * spread); lateness of every run relative to the start of its tick. */
+static void virtual_minute(tc_sched *s, tc_db *db, size_t count, int m, int64_t t0, int64_t *late)
 {
-    int64_t *late = calloc(count, sizeof(*late));
-    for (int m = 0; m < minutes; m++) {
-        int64_t due = t0 + m * 60000;
+    size_t nlate = 0, due_total = 0, batches = 0;
+    double busy_ms = 0, worst_ms = 0;
+    for (int sec = 0; sec < (spread ? 60 : 1); sec++) {
+        int64_t due = t0 + m * 60000 + sec * 1000;
         tc_sched_tick_stats st;
         tc_err err;
         tc_err_clear(&err);
         int64_t wall = tc_now_ms(), ns = tc_mono_ns();
         must(tc_sched_tick_now(s, due, &st, &err), "tick", &err);
         double ms = (double)(tc_mono_ns() - ns) / 1e6;
-        printf("minute %d: tick %.1f ms for %zu due (%zu enqueued, %zu batches, %.1f us per "
-               "schedule)\n",
-               m + 1, ms, st.due, st.enqueued, st.batches, ms * 1000 / (double)(st.due ? st.due : 1));
-        char what[64];
-        snprintf(what, sizeof(what), "minute %d", m + 1);
-        report_late(what, late, lateness(db, due, wall, late, count));
-        ns = tc_mono_ns();
-        must(tc_sched_tick_now(s, due + 1000, &st, &err), "idle tick", &err);
+        busy_ms += ms;
+        worst_ms = ms > worst_ms ? ms : worst_ms;
+        due_total += st.due;
+        batches += st.batches;
+        nlate += lateness(db, due, wall, late + nlate, count - nlate);
+    }
+    qsort(late, nlate, sizeof(*late), cmp_i64);
+    printf("minute %d: %zu due, %zu batches, tick time %.1f ms in all (longest tick %.1f ms), "
+           "%.1f us per schedule\n",
+           m + 1, due_total, batches, busy_ms, worst_ms, busy_ms * 1000 / (double)(due_total ? due_total : 1));
+    char what[64];
+    snprintf(what, sizeof(what), "minute %d", m + 1);
+    report_late(what, late, nlate);
+}
+
+static void virtual_minutes(tc_sched *s, tc_db *db, size_t count, int minutes, int64_t t0)
+{
+    int64_t *late = calloc(count, sizeof(*late));
+    for (int m = 0; m < minutes; m++) {
+        virtual_minute(s, db, count, m, t0, late);
+        tc_sched_tick_stats st;
+        tc_err err;
+        tc_err_clear(&err);
+        int64_t ns = tc_mono_ns();
+        must(tc_sched_tick_now(s, t0 + m * 60000 + 59500, &st, &err), "idle tick", &err);
         printf("minute %d: idle tick (nothing due) %.2f ms\n", m + 1,
                (double)(tc_mono_ns() - ns) / 1e6);
     }
@@ -196,7 +221,9 @@ static void real_minutes(tc_db *db, size_t count, int minutes, int64_t first_due
             sleep(1);
         char what[64];
         snprintf(what, sizeof(what), "real minute %d", m + 1);
-        report_late(what, late, lateness(db, due, due, late, count));
+        size_t n = lateness(db, due, due, late, count);
+        qsort(late, n, sizeof(*late), cmp_i64);
+        report_late(what, late, n);
     }
     free(late);
 }
@@ -210,6 +237,7 @@ int main(int argc, char **argv)
     const char *url = argc > 3 ? argv[3] : path;
     bool real = argc > 4 && !strcmp(argv[4], "real");
     bool plain = argc > 4 && !strcmp(argv[4], "plain");
+    spread = argc > 4 && !strcmp(argv[4], "spread");
     tc_err err;
     tc_err_clear(&err);
     tc_db *db = NULL;

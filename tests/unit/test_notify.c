@@ -1,6 +1,7 @@
 /* notify: quiet hours, release times, preference validation, templates and
  * the SMTP URL parser (pure functions), plus queuing by preferences against
  * a real database. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "notify/notify.h"
@@ -220,6 +221,68 @@ TEST(cooldown_claim_holds_for_the_window)
     ASSERT(!claimed);
     ASSERT_OK(tc_repo_health_cooldown_claim(c, "c1", "healthy", t0 + 900000, 900000, &claimed, &err));
     ASSERT(claimed);
+    tc_db_release(c);
+    tc_test_store_close(db);
+}
+
+TEST(health_repository_targets_latest_history_prune)
+{
+    tc_db *db = tc_test_store_open(1);
+    tc_db_conn *c = tc_db_acquire(db);
+    tc_err err;
+    const char *uid = "00000000-0000-4000-8000-000000000002";
+    tc_dbv pu[] = {TC_DBV_STR(uid)};
+    ASSERT_OK(tc_db_exec(c, "INSERT INTO users (id, email, password_hash) VALUES ($1, 'h@x.io', 'x')", pu, 1,
+                         NULL, &err));
+    ASSERT_OK(tc_db_exec(c, "INSERT INTO connectors (id, slug, name, auth_type, definition) VALUES "
+                            "('c1', 'one', 'One', 'none', '{\"base_url\":\"http://a\"}'), "
+                            "('c2', 'two', 'Two', 'none', NULL)", NULL, 0, NULL, &err));
+    ASSERT_OK(tc_db_exec(c, "INSERT INTO user_connections (id, user_id, connector_id, status) VALUES "
+                            "('k1', $1, 'c1', 'active')", pu, 1, NULL, &err));
+    json_t *t = NULL;
+    ASSERT_OK(tc_repo_health_targets(c, &t, &err));
+    ASSERT_EQ(json_array_size(t), 1);
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(t, 0), "slug")), "one");
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(json_array_get(t, 0), "definition"), "base_url")), "http://a");
+    json_decref(t);
+    char last[16];
+    ASSERT_OK(tc_repo_health_last_status(c, "c1", last, &err));
+    ASSERT_STR_EQ(last, "");
+    for (int i = 0; i < 3; i++) {
+        tc_repo_health_result r = {.connector_id = "c1", .status = i == 2 ? "down" : "healthy",
+                                   .latency_ms = i == 2 ? -1 : 10 + i, .error = i == 2 ? "refused" : NULL,
+                                   .checked_at = 1000 + i};
+        ASSERT_OK(tc_repo_health_insert(c, &r, NULL, &err));
+    }
+    ASSERT_OK(tc_repo_health_last_status(c, "c1", last, &err));
+    ASSERT_STR_EQ(last, "down");
+    json_t *users = NULL;
+    ASSERT_OK(tc_repo_health_users(c, "c1", &users, &err));
+    ASSERT_EQ(json_array_size(users), 1);
+    json_decref(users);
+    json_t *latest = NULL;
+    ASSERT_OK(tc_repo_health_latest(c, uid, &latest, &err));
+    ASSERT_EQ(json_array_size(latest), 1);
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(latest, 0), "status")), "down");
+    ASSERT(json_is_null(json_object_get(json_array_get(latest, 0), "latency_ms")));
+    json_decref(latest);
+    json_t *items = NULL;
+    char *next = NULL;
+    ASSERT_OK(tc_repo_health_history(c, uid, "one", NULL, 2, &items, &next, &err));
+    ASSERT_EQ(json_array_size(items), 2);
+    ASSERT(next != NULL);
+    json_decref(items);
+    char *next2 = NULL;
+    ASSERT_OK(tc_repo_health_history(c, uid, "one", next, 2, &items, &next2, &err));
+    ASSERT_EQ(json_array_size(items), 1);
+    ASSERT(next2 == NULL);
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "status")), "healthy");
+    json_decref(items);
+    free(next);
+    ASSERT_STATUS(tc_repo_health_history(c, uid, "nope", NULL, 2, &items, &next, &err), TC_NOT_FOUND);
+    int64_t deleted = 0;
+    ASSERT_OK(tc_repo_health_prune(c, 1002, &deleted, &err));
+    ASSERT_EQ(deleted, 2);
     tc_db_release(c);
     tc_test_store_close(db);
 }

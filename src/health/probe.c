@@ -245,7 +245,10 @@ static bool failed(step *s, char *msg, size_t cap)
     tc_err e;
     tc_err_clear(&e);
     tc_net_curl_fail(s->rc == CURLE_OK ? CURLE_RECV_ERROR : s->rc, &s->g, s->errbuf, &e);
-    snprintf(msg, cap, "%s", e.message[0] ? e.message : curl_easy_strerror(s->rc));
+    const char *src = e.message[0] ? e.message : curl_easy_strerror(s->rc);
+    size_t n = strnlen(src, cap - 1); /* cut long messages (no -Wformat-truncation at -O2) */
+    memcpy(msg, src, n);
+    msg[n] = '\0';
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "app/app.h"
 #include "exec/exec.h"
+#include "notify/notify.h"
 #include "scheduler/scheduler.h"
 
 #define LIST_DEFAULT 50
@@ -235,6 +236,28 @@ static void notify_hook(void *ctx)
     tc_exec_notify(ctx);
 }
 
+/* The "schedule.paused" e-mail, queued in the pause's transaction (the
+ * user's notification preferences decide whether it goes out). */
+static tc_status paused_hook(void *ctx, tc_db_conn *c, const char *user_id, const json_t *schedule,
+                             const char *reason, tc_err *err)
+{
+    tc_app *app = ctx;
+    if (!app->notify)
+        return TC_OK;
+    const char *name = json_string_value(json_object_get(schedule, "name"));
+    json_t *vars = json_pack("{s:s, s:s, s:s}", "name", name ? name : "", "detail", reason, "url",
+                             app->cfg.public_url ? app->cfg.public_url : "");
+    tc_status st = tc_notify_alert(app->notify, c, user_id, TC_NOTIFY_SCHEDULE_PAUSED, vars, NULL,
+                                   err);
+    json_decref(vars);
+    return st;
+}
+
+static void paused_done(void *ctx)
+{
+    tc_notify_wake(((tc_app *)ctx)->notify);
+}
+
 tc_status tc_api_schedules_init(tc_app *app, tc_err *err)
 {
     const tc_config *cfg = &app->cfg;
@@ -246,9 +269,9 @@ tc_status tc_api_schedules_init(tc_app *app, tc_err *err)
         .enqueue = enqueue_hook,
         .notify = notify_hook,
         .exec_ctx = app->exec,
-        /* .on_paused: issue 11 (notifications) plugs its e-mail here; until
-         * then the event, the schedule.failed webhook and the log announce
-         * a schedule that paused itself. */
+        .on_paused = paused_hook,
+        .paused_done = paused_done,
+        .paused_ctx = app,
         .engine = cfg->scheduler_enabled,
         .tick_ms = cfg->scheduler_tick_ms,
         .misfire_grace_ms = cfg->scheduler_misfire_grace_ms,

@@ -98,8 +98,8 @@ static void notices_publish(tc_sched *s, notices *ns)
         pthread_mutex_unlock(&s->stats_mu);
         tc_log(TC_LOG_WARN, "schedule paused itself", "schedule_id",
                json_string_value(json_object_get(x->paused, "id")), "reason", x->reason, NULL);
-        if (s->o.on_paused)
-            s->o.on_paused(s->o.paused_ctx, x->ch.user_id, x->paused, x->reason);
+        if (s->o.paused_done)
+            s->o.paused_done(s->o.paused_ctx);
     }
 }
 
@@ -150,12 +150,16 @@ static tc_status record_failure(tc_sched *s, tc_db_conn *c, const tc_repo_schedu
         json_decref(paused);
         return st;
     }
+    if (paused && s->o.on_paused)
+        st = s->o.on_paused(s->o.paused_ctx, c, oc->user_id, paused, reason, err);
     notice *x = notice_add(ns);
     tc_change_init(&x->ch, oc->user_id, "event", row);
     x->ch.webhook_type = "schedule.failed";
     x->ch.webhook_data = data;
     x->paused = paused;
     snprintf(x->reason, sizeof(x->reason), "%s", reason);
+    if (st != TC_OK)
+        return st;
     return s->o.events ? tc_events_record(s->o.events, c, &x->ch, err) : TC_OK;
 }
 

@@ -171,10 +171,14 @@ typedef tc_status (*tc_sched_enqueue_fn)(void *ctx, struct tc_db_conn *c, const 
                                          char job_id[37], tc_err *err);
 /* After a commit that enqueued jobs (wake the workers). */
 typedef void (*tc_sched_notify_fn)(void *ctx);
-/* A schedule paused itself (after the commit): the notification hook for
- * e-mails (issue 11). schedule is the row in API shape (borrowed). */
-typedef void (*tc_sched_paused_fn)(void *ctx, const char *user_id, const json_t *schedule,
-                                   const char *reason);
+/* A schedule paused itself: called INSIDE the transaction that pauses it,
+ * on c, so a notification queued there (notify's outbox) commits or rolls
+ * back with the pause. schedule is the row in API shape (borrowed). An error
+ * rolls the whole batch back. paused_done runs after the commit (wake the
+ * sender). */
+typedef tc_status (*tc_sched_paused_fn)(void *ctx, struct tc_db_conn *c, const char *user_id,
+                                        const json_t *schedule, const char *reason, tc_err *err);
+typedef void (*tc_sched_paused_done_fn)(void *ctx);
 
 typedef struct tc_sched_options {
     struct tc_db *db;
@@ -183,6 +187,7 @@ typedef struct tc_sched_options {
     tc_sched_notify_fn notify;     /* may be NULL */
     void *exec_ctx;                /* for enqueue and notify */
     tc_sched_paused_fn on_paused;  /* may be NULL */
+    tc_sched_paused_done_fn paused_done; /* may be NULL */
     void *paused_ctx;
     bool engine;                   /* run the tick thread (TC_SCHEDULER_ENABLED) */
     int64_t tick_ms;               /* longest sleep between ticks (0 = 250) */

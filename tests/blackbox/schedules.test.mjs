@@ -17,7 +17,12 @@ let conn;      // alice's connection to stub
 let bobConn;   // bob's connection to stub
 let otherConn; // alice's connection to stub2
 
-const env = () => ({ TC_CATALOG_PATH: catalogDir, TC_ALLOW_PRIVATE_TARGETS: '1' });
+// A mail transport that is never reached (port 9): a queued e-mail stays in
+// the outbox, where the test route shows it.
+const env = () => ({
+  TC_CATALOG_PATH: catalogDir, TC_ALLOW_PRIVATE_TARGETS: '1',
+  TC_SMTP_URL: 'smtp://127.0.0.1:9', TC_MAIL_FROM: 'alerts@tc.test', TC_NOTIFY_POLL_MS: '600000',
+});
 
 before(async () => {
   api = await startStandin();
@@ -270,6 +275,10 @@ test('auto-pause after max_failures consecutive failures, with an event on the l
     if (full.json.events.some((e) => /paused after 2 consecutive/.test(e.message) && e.level === 'error')) withEvent.push(j.id);
   }
   assert.equal(withEvent.length, 1, 'one pause event');
+  const mail = (await srv.request('GET', '/api/_test/notifications', { headers: alice })).json.items;
+  const paused1 = mail.filter((m) => m.kind === 'schedule.paused');
+  assert.equal(paused1.length, 1, JSON.stringify(mail));
+  assert.match(JSON.stringify(paused1[0]), /flaky/);
   await sleep(1300);
   assert.equal((await runs(srv, alice, s.id)).length, jobs.length, 'no runs after the pause');
 

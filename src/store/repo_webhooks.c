@@ -1,4 +1,5 @@
 /* Webhook endpoints, deliveries and attempts (see repo_webhooks.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,33 +319,6 @@ tc_status tc_repo_delivery_insert(tc_db_conn *c, const tc_repo_delivery_new *d, 
                       p, NP(p), NULL, err);
 }
 
-/* Due: pending, time come, no live lease, endpoint enabled. The outer WHERE
- * repeats the conditions so a row claimed meanwhile (PostgreSQL, READ
- * COMMITTED re-check) is not taken twice. */
-#define DUE_WHERE                                                                 \
-    "d.status = 'pending' AND d.next_attempt_at <= $2 "                           \
-    "AND (d.claimed_until IS NULL OR d.claimed_until < $2) "                      \
-    "AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)"
-
-tc_status tc_repo_delivery_claim(tc_db_conn *c, const char *token, int64_t now,
-                                 int64_t lease_until, int64_t limit, int64_t *claimed,
-                                 tc_err *err)
-{
-    static const char sql_sqlite[] =
-        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3 WHERE id IN "
-        "(SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
-        " ORDER BY d.next_attempt_at LIMIT $4)";
-    static const char sql_pg[] =
-        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3 WHERE id IN "
-        "(SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
-        " ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) "
-        "AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)";
-    const tc_dbv p[] = {TC_DBV_STR(token), TC_DBV_I64(now), TC_DBV_I64(lease_until),
-                        TC_DBV_I64(limit)};
-    *claimed = 0;
-    const char *sql = tc_db_conn_kind(c) == TC_DB_POSTGRES ? sql_pg : sql_sqlite;
-    return tc_db_exec(c, sql, p, NP(p), claimed, err);
-}
 
 void tc_repo_claimed_clear(tc_repo_claimed *d)
 {
@@ -366,36 +340,98 @@ static void claimed_from_row(tc_db_rows *r, tc_repo_claimed *d)
     d->payload = tc_strdup(tc_db_rows_text(r, 5));
     d->attempt_count = tc_db_rows_int(r, 6);
     d->created_at = tc_db_rows_int(r, 7);
-    d->url = tc_strdup(tc_db_rows_text(r, 8));
-    d->headers = tc_strdup(tc_db_rows_text(r, 9));
-    d->secret = copy_blob(r, 10, &d->secret_len);
-    d->prev_secret = copy_blob(r, 11, &d->prev_secret_len);
-    d->prev_expires_at = tc_db_rows_int(r, 12);
 }
 
-tc_status tc_repo_delivery_claimed(tc_db_conn *c, const char *token, size_t max,
-                                   tc_repo_claimed **out, size_t *n, tc_err *err)
+/* Fills the endpoint columns of ds[i..n) that share ds[i]'s endpoint. */
+static tc_status claimed_endpoint(tc_db_conn *c, tc_repo_claimed *ds, size_t i, size_t n,
+                                  tc_err *err)
 {
-    const tc_dbv p[] = {TC_DBV_STR(token), TC_DBV_I64((int64_t)max)};
+    const tc_dbv p[] = {TC_DBV_STR(ds[i].webhook_id)};
     tc_db_rows *r = NULL;
-    *out = NULL;
-    *n = 0;
-    tc_status st = tc_db_query(
-        c,
-        "SELECT d.id, d.webhook_id, d.user_id, d.event_type, d.event_id, d.payload, "
-        "d.attempt_count, d.created_at, w.url, w.headers, w.secret, w.previous_secret, "
-        "w.previous_secret_expires_at FROM webhook_deliveries d "
-        "JOIN webhooks w ON w.id = d.webhook_id "
-        "WHERE d.claimed_by = $1 AND d.status = 'pending' ORDER BY d.next_attempt_at LIMIT $2",
-        p, NP(p), &r, err);
+    tc_status st = tc_db_query(c,
+                               "SELECT url, headers, secret, previous_secret, "
+                               "previous_secret_expires_at FROM webhooks WHERE id = $1",
+                               p, NP(p), &r, err);
     if (st != TC_OK)
         return st;
-    tc_repo_claimed *arr = tc_calloc(max ? max : 1, sizeof(*arr));
-    while (*n < max && tc_db_rows_next(r))
-        claimed_from_row(r, &arr[(*n)++]);
+    if (tc_db_rows_next(r)) {
+        for (size_t j = i; j < n; j++) {
+            tc_repo_claimed *d = &ds[j];
+            if (d->url || strcmp(d->webhook_id, ds[i].webhook_id))
+                continue;
+            d->url = tc_strdup(tc_db_rows_text(r, 0));
+            d->headers = tc_strdup(tc_db_rows_text(r, 1));
+            d->secret = copy_blob(r, 2, &d->secret_len);
+            d->prev_secret = copy_blob(r, 3, &d->prev_secret_len);
+            d->prev_expires_at = tc_db_rows_int(r, 4);
+        }
+    }
     tc_db_rows_free(r);
-    *out = arr;
     return TC_OK;
+}
+
+/* Due: pending, time come, no live lease, endpoint enabled. PostgreSQL's
+ * outer WHERE repeats the conditions so a row claimed meanwhile (READ
+ * COMMITTED re-check) is not taken twice. */
+#define DUE_WHERE                                                                 \
+    "d.status = 'pending' AND d.next_attempt_at <= $2 "                           \
+    "AND (d.claimed_until IS NULL OR d.claimed_until < $2) "                      \
+    "AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)"
+#define CLAIM_RETURNING \
+    " RETURNING id, webhook_id, user_id, event_type, event_id, payload, attempt_count, created_at"
+
+tc_status tc_repo_delivery_claim(tc_db_conn *c, const char *token, int64_t now,
+                                 int64_t lease_until, int64_t limit, tc_repo_claimed **out,
+                                 size_t *n, tc_err *err)
+{
+    static const char sql_sqlite[] =
+        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3 WHERE id IN "
+        "(SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
+        " ORDER BY d.next_attempt_at LIMIT $4)" CLAIM_RETURNING;
+    static const char sql_pg[] =
+        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3 WHERE id IN "
+        "(SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
+        " ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) "
+        "AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)" CLAIM_RETURNING;
+    const tc_dbv p[] = {TC_DBV_STR(token), TC_DBV_I64(now), TC_DBV_I64(lease_until),
+                        TC_DBV_I64(limit)};
+    *out = NULL;
+    *n = 0;
+    tc_db_rows *r = NULL;
+    const char *sql = tc_db_conn_kind(c) == TC_DB_POSTGRES ? sql_pg : sql_sqlite;
+    tc_status st = tc_db_query(c, sql, p, NP(p), &r, err);
+    if (st != TC_OK)
+        return st;
+    size_t cap = limit > 0 ? (size_t)limit : 1;
+    tc_repo_claimed *ds = tc_calloc(cap, sizeof(*ds));
+    while (*n < cap && tc_db_rows_next(r))
+        claimed_from_row(r, &ds[(*n)++]);
+    tc_db_rows_free(r); /* releases SQLite's writer lock before the next reads */
+    for (size_t i = 0; i < *n && st == TC_OK; i++)
+        if (!ds[i].url)
+            st = claimed_endpoint(c, ds, i, *n, err);
+    *out = ds;
+    return st;
+}
+
+static tc_status attempt_insert(tc_db_conn *c, const tc_repo_attempt *a, int64_t now, tc_err *err)
+{
+    const tc_dbv q[] = {
+        TC_DBV_STR(a->delivery_id),
+        TC_DBV_STR(a->user_id),
+        TC_DBV_I64(a->attempt),
+        a->status_code ? TC_DBV_I64(a->status_code) : TC_DBV_NULLV,
+        TC_DBV_STR(a->response_headers),
+        TC_DBV_STR(a->response_body),
+        TC_DBV_I64(a->duration_ms),
+        TC_DBV_STR(a->error),
+        TC_DBV_I64(now),
+    };
+    return tc_db_exec(c,
+                      "INSERT INTO webhook_attempts (delivery_id, user_id, attempt, status_code, "
+                      "response_headers, response_body, duration_ms, error, created_at) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                      q, NP(q), NULL, err);
 }
 
 tc_status tc_repo_delivery_record(tc_db_conn *c, const char *token, const tc_repo_attempt *a,
@@ -423,22 +459,95 @@ tc_status tc_repo_delivery_record(tc_db_conn *c, const char *token, const tc_rep
     if (st != TC_OK || n == 0)
         return st;
     *owned = true;
-    const tc_dbv q[] = {
-        TC_DBV_STR(a->delivery_id),
-        TC_DBV_STR(a->user_id),
-        a->status_code ? TC_DBV_I64(a->status_code) : TC_DBV_NULLV,
-        TC_DBV_STR(a->response_headers),
-        TC_DBV_STR(a->response_body),
-        TC_DBV_I64(a->duration_ms),
-        TC_DBV_STR(a->error),
-        TC_DBV_I64(now),
-    };
-    return tc_db_exec(c,
-                      "INSERT INTO webhook_attempts (delivery_id, user_id, attempt, status_code, "
-                      "response_headers, response_body, duration_ms, error, created_at) "
-                      "SELECT $1, $2, attempt_count, $3, $4, $5, $6, $7, $8 "
-                      "FROM webhook_deliveries WHERE id = $1",
-                      q, NP(q), NULL, err);
+    return attempt_insert(c, a, now, err);
+}
+
+/* Built once: "UPDATE ... CASE id WHEN $3 THEN $4 ... WHERE id IN ($3, $5,
+ * ...)" and "INSERT ... VALUES (...), (...)" for TC_REPO_RECORD_CHUNK rows. */
+static void chunk_sql(char *upd, size_t ucap, char *ins, size_t icap)
+{
+    tc_buf b;
+    tc_buf_init(&b, ucap);
+    tc_buf_puts(&b, "UPDATE webhook_deliveries SET status = 'succeeded', next_attempt_at = NULL, "
+                    "attempt_count = attempt_count + 1, last_attempt_at = $2, last_error = NULL, "
+                    "claimed_by = NULL, claimed_until = NULL, updated_at = $2, "
+                    "last_status_code = CASE id");
+    for (int i = 0; i < TC_REPO_RECORD_CHUNK; i++)
+        tc_buf_printf(&b, " WHEN $%d THEN $%d", 3 + 2 * i, 4 + 2 * i);
+    tc_buf_puts(&b, " END WHERE claimed_by = $1 AND status = 'pending' AND id IN (");
+    for (int i = 0; i < TC_REPO_RECORD_CHUNK; i++)
+        tc_buf_printf(&b, "%s$%d", i ? ", " : "", 3 + 2 * i);
+    tc_buf_puts(&b, ") RETURNING id");
+    snprintf(upd, ucap, "%s", b.data);
+    tc_buf_reset(&b);
+    b.max = icap;
+    tc_buf_puts(&b, "INSERT INTO webhook_attempts (delivery_id, user_id, attempt, status_code, "
+                    "response_headers, response_body, duration_ms, error, created_at) VALUES ");
+    for (int i = 0; i < TC_REPO_RECORD_CHUNK; i++) {
+        int p = 2 + 7 * i;
+        tc_buf_printf(&b, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, NULL, $1)", i ? ", " : "", p, p + 1,
+                      p + 2, p + 3, p + 4, p + 5, p + 6);
+    }
+    snprintf(ins, icap, "%s", b.data);
+    tc_buf_free(&b);
+}
+
+static pthread_once_t chunk_once = PTHREAD_ONCE_INIT;
+static char chunk_upd[2048], chunk_ins[4096];
+
+static void chunk_init(void)
+{
+    chunk_sql(chunk_upd, sizeof(chunk_upd), chunk_ins, sizeof(chunk_ins));
+}
+
+tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
+                                            const tc_repo_attempt *a, int64_t now, bool *owned,
+                                            tc_err *err)
+{
+    enum { N = TC_REPO_RECORD_CHUNK };
+    pthread_once(&chunk_once, chunk_init);
+    tc_dbv up[2 + 2 * N];
+    up[0] = TC_DBV_STR(token);
+    up[1] = TC_DBV_I64(now);
+    for (int i = 0; i < N; i++) {
+        up[2 + 2 * i] = TC_DBV_STR(a[i].delivery_id);
+        up[3 + 2 * i] = TC_DBV_I64(a[i].status_code);
+        owned[i] = false;
+    }
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, chunk_upd, up, NP(up), &r, err);
+    if (st != TC_OK)
+        return st;
+    size_t n_owned = 0;
+    while (tc_db_rows_next(r)) {
+        const char *id = tc_db_rows_text(r, 0);
+        for (int i = 0; i < N; i++)
+            if (!owned[i] && !strcmp(id, a[i].delivery_id)) {
+                owned[i] = true;
+                n_owned++;
+                break;
+            }
+    }
+    tc_db_rows_free(r);
+    if (n_owned < N) { /* rare: a lease ran out; attempts one by one */
+        for (int i = 0; i < N && st == TC_OK; i++)
+            if (owned[i])
+                st = attempt_insert(c, &a[i], now, err);
+        return st;
+    }
+    tc_dbv ip[1 + 7 * N];
+    ip[0] = TC_DBV_I64(now);
+    for (int i = 0; i < N; i++) {
+        tc_dbv *p = &ip[1 + 7 * i];
+        p[0] = TC_DBV_STR(a[i].delivery_id);
+        p[1] = TC_DBV_STR(a[i].user_id);
+        p[2] = TC_DBV_I64(a[i].attempt);
+        p[3] = TC_DBV_I64(a[i].status_code);
+        p[4] = TC_DBV_STR(a[i].response_headers);
+        p[5] = TC_DBV_STR(a[i].response_body);
+        p[6] = TC_DBV_I64(a[i].duration_ms);
+    }
+    return tc_db_exec(c, chunk_ins, ip, NP(ip), NULL, err);
 }
 
 tc_status tc_repo_delivery_release(tc_db_conn *c, const char *token, tc_err *err)
@@ -456,9 +565,9 @@ tc_status tc_repo_delivery_next_due(tc_db_conn *c, int64_t *at, bool *found, tc_
     *found = false;
     tc_status st = tc_db_query(
         c,
-        "SELECT MIN(CASE WHEN d.claimed_until IS NOT NULL AND d.claimed_until > d.next_attempt_at "
-        "THEN d.claimed_until ELSE d.next_attempt_at END) FROM webhook_deliveries d "
-        "JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending' AND w.enabled = 1",
+        "SELECT d.next_attempt_at FROM webhook_deliveries d WHERE d.status = 'pending' "
+        "AND d.claimed_by IS NULL AND EXISTS (SELECT 1 FROM webhooks w "
+        "WHERE w.id = d.webhook_id AND w.enabled = 1) ORDER BY d.next_attempt_at LIMIT 1",
         NULL, 0, &r, err);
     if (st != TC_OK)
         return st;

@@ -106,14 +106,6 @@ typedef struct tc_repo_delivery_new {
 tc_status tc_repo_delivery_insert(tc_db_conn *c, const tc_repo_delivery_new *d, int64_t now,
                                   tc_err *err);
 
-/* Claims up to limit due deliveries (pending, next_attempt_at <= now, no
- * live lease, endpoint enabled) for token until lease_until. *claimed gets
- * the number of rows. SQLite: the writer lock makes it exclusive;
- * PostgreSQL: FOR UPDATE SKIP LOCKED. */
-tc_status tc_repo_delivery_claim(tc_db_conn *c, const char *token, int64_t now,
-                                 int64_t lease_until, int64_t limit, int64_t *claimed,
-                                 tc_err *err);
-
 /* One claimed delivery with what sending it needs (owned copies). */
 typedef struct tc_repo_claimed {
     char id[37];
@@ -134,16 +126,22 @@ typedef struct tc_repo_claimed {
 } tc_repo_claimed;
 void tc_repo_claimed_clear(tc_repo_claimed *d);
 
-/* The deliveries currently claimed by token (at most max), into *out
- * (caller frees each with tc_repo_claimed_clear, then the array). */
-tc_status tc_repo_delivery_claimed(tc_db_conn *c, const char *token, size_t max,
-                                   tc_repo_claimed **out, size_t *n, tc_err *err);
+/* Claims up to limit due deliveries (pending, next_attempt_at <= now, no
+ * live lease, endpoint enabled) for token until lease_until, and returns
+ * them with their endpoint's URL, headers and secrets in *out (caller clears
+ * each with tc_repo_claimed_clear, then frees the array). One UPDATE ...
+ * RETURNING; SQLite's writer lock makes it exclusive, PostgreSQL uses
+ * FOR UPDATE SKIP LOCKED. */
+tc_status tc_repo_delivery_claim(tc_db_conn *c, const char *token, int64_t now,
+                                 int64_t lease_until, int64_t limit, tc_repo_claimed **out,
+                                 size_t *n, tc_err *err);
 
 /* The outcome of one attempt. status: "pending" (retry at next_attempt_at),
  * "succeeded" or "failed". */
 typedef struct tc_repo_attempt {
     const char *delivery_id;
     const char *user_id;
+    int64_t attempt;            /* 1-based number of this attempt */
     const char *status;
     int64_t next_attempt_at;    /* pending only */
     long status_code;           /* 0 = no response */
@@ -157,10 +155,18 @@ typedef struct tc_repo_attempt {
  * while token still owns it (*owned false and nothing written otherwise). */
 tc_status tc_repo_delivery_record(tc_db_conn *c, const char *token, const tc_repo_attempt *a,
                                   int64_t now, bool *owned, tc_err *err);
+/* The same for TC_REPO_RECORD_CHUNK succeeded attempts at once (one UPDATE
+ * ... RETURNING, one multi-row INSERT): the common case of a busy queue.
+ * owned[i] tells which rows token still owned (only those are written). */
+#define TC_REPO_RECORD_CHUNK 16
+tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
+                                            const tc_repo_attempt *a, int64_t now, bool *owned,
+                                            tc_err *err);
 /* Drops every claim of token (shutdown): the rows are due again at once. */
 tc_status tc_repo_delivery_release(tc_db_conn *c, const char *token, tc_err *err);
-/* Earliest next_attempt_at of a pending delivery of an enabled endpoint
- * (lease expiries included); *found false when none. */
+/* Earliest next_attempt_at of an unclaimed pending delivery of an enabled
+ * endpoint; *found false when none. (Expired leases are found by the
+ * periodic claim.) */
 tc_status tc_repo_delivery_next_due(tc_db_conn *c, int64_t *at, bool *found, tc_err *err);
 
 typedef struct tc_repo_delivery_filter {

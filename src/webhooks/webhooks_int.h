@@ -1,6 +1,7 @@
 /* webhooks: the service struct, shared by endpoints.c, outbox.c and
  * delivery.c. Lock order: w->lock only guards the notify hook copy; the
- * worker's own state is touched by the worker thread alone. */
+ * two worker threads share only their queues, under their own mutex
+ * (delivery.c). */
 #ifndef TC_WEBHOOKS_INT_H
 #define TC_WEBHOOKS_INT_H
 
@@ -15,18 +16,18 @@ struct tc_webhooks {
     tc_db *db;
     tc_keyring *keyring;
     tc_webhooks_config cfg;
-    char instance[40];          /* "wh-" + 8 random hex: claim tokens start with it */
+    char instance[40];          /* "wh-" + 8 random hex: the claim token of this instance */
 
     pthread_mutex_t lock;
     tc_webhooks_notify_fn notify;
     void *notify_ctx;
 
     /* worker */
-    pthread_t thread;
     bool started;
     atomic_bool stop;
     atomic_bool kicked;
     void *multi;                /* CURLM *, created by tc_webhooks_start */
+    struct queues *queues;      /* delivery.c: sender and dispatcher threads */
 
     atomic_uint_fast64_t n_attempts, n_succeeded, n_failed, n_retried, n_disabled, n_inflight;
 };

@@ -4,10 +4,13 @@
  *
  * A stream is a suspended libmicrohttpd connection (tc_http_stream) wrapped
  * as a hub sink: no thread per stream. See docs/realtime.md. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "app/app.h"
@@ -26,6 +29,11 @@ struct tc_realtime {
     int heartbeat_ms;
     size_t queue_bytes;
     int64_t ticket_ttl_s;
+    pthread_t finisher;     /* final events of dropped clients (see sink) */
+    pthread_mutex_t fin_mu;
+    pthread_cond_t fin_cv;
+    struct sink *fin_list;
+    bool fin_stop;
 };
 
 static tc_realtime *realtime(tc_http_req *req, tc_err *err)
@@ -38,29 +46,123 @@ static tc_realtime *realtime(tc_http_req *req, tc_err *err)
 
 /* ---- the sink: a hub subscriber writing into an HTTP stream ---------------------- */
 
-static tc_status sink_send(void *ctx, const char *data, size_t len)
+/* A dropped client's final event may not fit its full queue. Rather than
+ * cut the stream without it, the finisher thread retries it every
+ * FINAL_TICK_MS for up to FINAL_WAIT_MS (a client that reads again gets it),
+ * then ends the stream either way. The sink holds the producer's reference
+ * to the HTTP stream; state says who frees the sink (release vs finisher). */
+#define FINAL_WAIT_MS 5000
+#define FINAL_TICK_MS 50
+enum { SINK_LIVE, SINK_WAITING, SINK_WAITING_DEAD };
+
+typedef struct sink {
+    tc_http_stream *hs;
+    tc_realtime *rt;
+    struct sink *next;   /* finisher list (rt->fin_mu) */
+    _Atomic int state;
+    const char *final;
+    size_t final_len;
+    int64_t deadline_ms;
+} sink;
+
+static const char final_slow[] = "event: dropped\ndata: {\"reason\":\"slow_consumer\",\"message\":"
+                                 "\"the client fell too far behind; reconnect with Last-Event-ID\"}\n\n";
+static const char final_bye[] = "event: shutdown\ndata: {\"reason\":\"server_shutdown\",\"message\":"
+                                "\"the server is stopping; reconnect with Last-Event-ID\"}\n\n";
+
+static void sink_free(sink *k)
 {
-    return tc_http_stream_send(ctx, data, len);
+    tc_http_stream_close(k->hs); /* no-op when it ended already */
+    tc_http_stream_release(k->hs);
+    free(k);
 }
 
-/* Final event, then the end of the body. The final frame fits unless the
- * queue is still full (then the client only sees the end). */
+static tc_status sink_send(void *ctx, const char *data, size_t len)
+{
+    sink *k = ctx;
+    return tc_http_stream_send(k->hs, data, len);
+}
+
 static void sink_close(void *ctx, tc_hub_end why)
 {
-    static const char slow[] = "event: dropped\ndata: {\"reason\":\"slow_consumer\",\"message\":"
-                               "\"the client fell too far behind; reconnect with Last-Event-ID\"}\n\n";
-    static const char bye[] = "event: shutdown\ndata: {\"reason\":\"server_shutdown\",\"message\":"
-                              "\"the server is restarting; reconnect with Last-Event-ID\"}\n\n";
-    if (why == TC_HUB_END_SLOW)
-        tc_http_stream_send(ctx, slow, sizeof(slow) - 1);
-    else
-        tc_http_stream_send(ctx, bye, sizeof(bye) - 1);
-    tc_http_stream_close(ctx);
+    sink *k = ctx;
+    k->final = why == TC_HUB_END_SLOW ? final_slow : final_bye;
+    k->final_len = why == TC_HUB_END_SLOW ? sizeof(final_slow) - 1 : sizeof(final_bye) - 1;
+    if (tc_http_stream_send(k->hs, k->final, k->final_len) != TC_TOO_LARGE) {
+        tc_http_stream_close(k->hs);
+        return;
+    }
+    tc_realtime *rt = k->rt;
+    k->deadline_ms = tc_now_ms() + FINAL_WAIT_MS;
+    atomic_store(&k->state, SINK_WAITING);
+    pthread_mutex_lock(&rt->fin_mu);
+    k->next = rt->fin_list;
+    rt->fin_list = k;
+    pthread_cond_signal(&rt->fin_cv);
+    pthread_mutex_unlock(&rt->fin_mu);
 }
 
 static void sink_release(void *ctx)
 {
-    tc_http_stream_release(ctx);
+    sink *k = ctx;
+    int st = SINK_WAITING;
+    if (atomic_compare_exchange_strong(&k->state, &st, SINK_WAITING_DEAD))
+        return; /* the finisher frees it */
+    sink_free(k);
+}
+
+/* Finisher: one pass over the waiting sinks, without holding fin_mu while
+ * talking to the transport. Returns the sinks still waiting. */
+static sink *finish_pass(sink *list, bool stopping)
+{
+    sink *keep = NULL;
+    int64_t now = tc_now_ms();
+    for (sink *k = list, *next; k; k = next) {
+        next = k->next;
+        bool dead = atomic_load(&k->state) == SINK_WAITING_DEAD;
+        bool done = dead || stopping || now >= k->deadline_ms ||
+                    tc_http_stream_send(k->hs, k->final, k->final_len) != TC_TOO_LARGE;
+        if (!done) {
+            k->next = keep;
+            keep = k;
+            continue;
+        }
+        tc_http_stream_close(k->hs);
+        int st = SINK_WAITING;
+        if (!atomic_compare_exchange_strong(&k->state, &st, SINK_LIVE))
+            sink_free(k); /* released meanwhile */
+    }
+    return keep;
+}
+
+static void *finisher_main(void *arg)
+{
+    tc_realtime *rt = arg;
+    pthread_mutex_lock(&rt->fin_mu);
+    for (;;) {
+        while (!rt->fin_list && !rt->fin_stop)
+            pthread_cond_wait(&rt->fin_cv, &rt->fin_mu);
+        bool stopping = rt->fin_stop;
+        sink *list = rt->fin_list;
+        rt->fin_list = NULL;
+        pthread_mutex_unlock(&rt->fin_mu);
+        sink *keep = finish_pass(list, stopping);
+        if (keep) {
+            struct timespec ts = {0, FINAL_TICK_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        pthread_mutex_lock(&rt->fin_mu);
+        while (keep) {
+            sink *k = keep;
+            keep = k->next;
+            k->next = rt->fin_list;
+            rt->fin_list = k;
+        }
+        if (stopping && !rt->fin_list)
+            break;
+    }
+    pthread_mutex_unlock(&rt->fin_mu);
+    return NULL;
 }
 
 static void on_stream_end(void *arg)
@@ -184,12 +286,16 @@ tc_status tc_api_stream(tc_http_req *req, tc_err *err)
     int n = snprintf(retry, sizeof(retry), "retry: %d\n\n", RETRY_MS);
     tc_http_stream_send(hs, retry, (size_t)n);
     /* The sink owns the producer's reference from here on. */
-    tc_hub_sink sink = {sink_send, sink_close, sink_release, hs};
+    sink *k = tc_calloc(1, sizeof(*k));
+    k->hs = hs;
+    k->rt = rt;
+    atomic_init(&k->state, SINK_LIVE);
+    tc_hub_sink hsink = {sink_send, sink_close, sink_release, k};
     tc_hub_sub_options o = {.user_id = user, .filter = &f, .last_event_id = last,
                             .replay = tc_stream_replay_db, .replay_ctx = rt->db};
     tc_err serr;
-    tc_hub_sub *sub = tc_hub_subscribe(rt->hub, &o, &sink, &serr);
-    if (!sub) { /* shutting down: the stream ends with the shutdown event */
+    tc_hub_sub *sub = tc_hub_subscribe(rt->hub, &o, &hsink, &serr);
+    if (!sub) { /* shutting down: the hub released the sink; end the body */
         return TC_OK;
     }
     tc_http_stream_send(hs, ": ready\n\n", 9);
@@ -311,11 +417,20 @@ tc_status tc_api_stream_init(tc_app *app, tc_err *err)
     rt->heartbeat_ms = (int)c->stream_heartbeat_ms;
     rt->queue_bytes = (size_t)c->stream_queue_bytes;
     rt->ticket_ttl_s = c->stream_ticket_ttl_s;
-    tc_hub_options ho = {.replay_bytes = rt->queue_bytes / 2};
+    size_t data_max = rt->queue_bytes / 4 < TC_HUB_DATA_MAX ? rt->queue_bytes / 4 : TC_HUB_DATA_MAX;
+    tc_hub_options ho = {.replay_bytes = rt->queue_bytes / 2, .data_max = data_max};
     rt->hub = tc_hub_new(&ho);
     tc_hub_set_floor(rt->hub, max_id);
     rt->pruner = tc_stream_pruner_start(app->db, c->stream_prune_ms, c->stream_retain_s * 1000,
                                         c->stream_retain_max);
+    pthread_mutex_init(&rt->fin_mu, NULL);
+    pthread_cond_init(&rt->fin_cv, NULL);
+    if (pthread_create(&rt->finisher, NULL, finisher_main, rt) != 0) {
+        tc_stream_pruner_stop(rt->pruner);
+        tc_hub_free(rt->hub);
+        free(rt);
+        return tc_failf(err, TC_INTERNAL, NULL, "cannot start the stream finisher thread");
+    }
     tc_events_set_publisher(app->events, tc_hub_publish, rt->hub);
     app->realtime = rt;
     return TC_OK;
@@ -335,6 +450,13 @@ void tc_api_stream_shutdown(tc_app *app)
     tc_events_set_publisher(app->events, NULL, NULL);
     tc_stream_pruner_stop(rt->pruner);
     tc_hub_stop(rt->hub);
+    pthread_mutex_lock(&rt->fin_mu);
+    rt->fin_stop = true;
+    pthread_cond_signal(&rt->fin_cv);
+    pthread_mutex_unlock(&rt->fin_mu);
+    pthread_join(rt->finisher, NULL);
+    pthread_cond_destroy(&rt->fin_cv);
+    pthread_mutex_destroy(&rt->fin_mu);
     tc_hub_free(rt->hub);
     free(rt);
     app->realtime = NULL;

@@ -183,7 +183,7 @@ static void msg_keys(msg *m, const json_t *row)
 
 /* Builds the shared message (one reference for the caller), or NULL when
  * the input is unusable (bad kind, not JSON). */
-static msg *msg_new(const char *user_id, int64_t id, const char *kind, const char *data)
+static msg *msg_new(const char *user_id, int64_t id, const char *kind, const char *data, size_t data_max)
 {
     if (!user_id || !kind || !data || !kind_valid(kind) || strlen(user_id) > 36)
         return NULL;
@@ -192,7 +192,7 @@ static msg *msg_new(const char *user_id, int64_t id, const char *kind, const cha
         return NULL;
     char small[160];
     const char *body = data;
-    if (strlen(data) > TC_HUB_DATA_MAX) { /* too big to push: tell the client to fetch it */
+    if (strlen(data) > data_max) { /* too big to push: tell the client to fetch it */
         char rid[TC_HUB_ID_MAX + 1] = "";
         member_text(row, "id", rid, sizeof(rid));
         json_t *t = json_pack("{s:s, s:b}", "id", rid, "truncated", 1);
@@ -203,7 +203,7 @@ static msg *msg_new(const char *user_id, int64_t id, const char *kind, const cha
         body = small;
     }
     tc_buf b;
-    tc_buf_init(&b, TC_HUB_DATA_MAX * 2);
+    tc_buf_init(&b, data_max * 2 + 256);
     tc_status st = tc_hub_format(&b, id, kind, body);
     msg *m = NULL;
     if (st == TC_OK) {
@@ -248,6 +248,8 @@ tc_hub *tc_hub_new(const tc_hub_options *opt)
         h->opt.ring_bytes = 8u << 20;
     if (!h->opt.replay_max)
         h->opt.replay_max = 512;
+    if (!h->opt.data_max)
+        h->opt.data_max = TC_HUB_DATA_MAX;
     if (!h->opt.replay_bytes)
         h->opt.replay_bytes = 32 * 1024;
     h->ring = tc_calloc(h->opt.ring_max, sizeof(*h->ring));
@@ -399,7 +401,7 @@ static bool deliver(tc_hub_sub *s, const char *frame, size_t len)
 void tc_hub_publish(void *hub, const char *user_id, int64_t id, const char *kind, const char *data)
 {
     tc_hub *h = hub;
-    msg *m = msg_new(user_id, id, kind, data);
+    msg *m = msg_new(user_id, id, kind, data, h->opt.data_max);
     if (!m)
         return;
     tc_hub_sub **v = NULL;
@@ -443,7 +445,7 @@ unlock:
 
 void tc_hub_replay_add(tc_hub_replay *r, int64_t id, const char *kind, const char *data)
 {
-    msg *m = msg_new(r->user_id, id, kind, data);
+    msg *m = msg_new(r->user_id, id, kind, data, r->hub->opt.data_max);
     if (!m)
         return;
     if (!msg_matches(m, r->f)) {

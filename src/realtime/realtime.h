@@ -43,8 +43,8 @@ enum {
     TC_HUB_ALL_KINDS = 0xfu,
 };
 
-/* Largest data JSON sent as is; bigger rows go out as {"id","truncated":true}
- * (the client fetches the row). */
+/* Default largest data JSON sent as is; bigger rows go out as
+ * {"id","truncated":true} (the client fetches the row). */
 #define TC_HUB_DATA_MAX (32 * 1024)
 /* Longest id filter value. */
 #define TC_HUB_ID_MAX 64
@@ -53,6 +53,8 @@ typedef struct tc_hub_options {
     size_t ring_max;   /* messages kept for replay (0 = 4096) */
     size_t ring_bytes; /* bytes of frames kept for replay (0 = 8 MiB) */
     size_t replay_max; /* most messages replayed to one subscriber (0 = 512) */
+    size_t data_max;   /* largest row sent as is (0 = TC_HUB_DATA_MAX); keep
+                        * it well under the sinks' queues */
     size_t replay_bytes; /* most frame bytes replayed at once (0 = 32 KiB); keep it
                           * under the sink's queue, or a replay drops the client */
 } tc_hub_options;

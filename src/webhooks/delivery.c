@@ -154,13 +154,38 @@ static tc_status sign(tc_webhooks *w, flight *f, int64_t now, tc_webhook_headers
     return st;
 }
 
+/* Easy handles are reused (curl_easy_reset) rather than created per
+ * request; only the dispatcher thread touches the pool. */
+static CURL *easy_get(tc_webhooks *w)
+{
+    if (w->n_easy == 0)
+        return curl_easy_init();
+    CURL *h = w->easy_pool[--w->n_easy];
+    curl_easy_reset(h);
+    return h;
+}
+
+static void easy_put(tc_webhooks *w, CURL *h)
+{
+    if (w->n_easy < TC_WH_EASY_POOL)
+        w->easy_pool[w->n_easy++] = h;
+    else
+        curl_easy_cleanup(h);
+}
+
+static void easy_pool_free(tc_webhooks *w)
+{
+    while (w->n_easy > 0)
+        curl_easy_cleanup(w->easy_pool[--w->n_easy]);
+}
+
 static tc_status flight_setup(tc_webhooks *w, flight *f, int64_t now, tc_err *err)
 {
     tc_webhook_headers hd;
     tc_status st = sign(w, f, now, &hd, err);
     if (st != TC_OK)
         return st;
-    f->h = curl_easy_init();
+    f->h = easy_get(w);
     if (!f->h)
         return tc_failf(err, TC_INTERNAL, NULL, "curl_easy_init failed");
     tc_net_opts o = {.connect_timeout_ms = (int)w->cfg.timeout_ms,
@@ -189,10 +214,10 @@ static tc_status flight_setup(tc_webhooks *w, flight *f, int64_t now, tc_err *er
     return TC_OK;
 }
 
-static void flight_free(flight *f)
+static void flight_free(tc_webhooks *w, flight *f)
 {
     if (f->h)
-        curl_easy_cleanup(f->h);
+        easy_put(w, f->h);
     curl_slist_free_all(f->hdrs);
     tc_buf_free(&f->body);
     tc_buf_free(&f->headers);
@@ -406,7 +431,7 @@ static void record_batch(tc_webhooks *w, flight **done, size_t n, int64_t *next_
     for (size_t i = 0; i < n; i++) {
         if (st == TC_OK)
             announce(w, &rs[i], next_claim_at);
-        flight_free(done[i]);
+        flight_free(w, done[i]);
     }
     free(rs);
 }
@@ -534,7 +559,7 @@ static void settle(dispatcher *x, flight *list)
             if (!c)
                 c = tc_db_acquire(x->w->db);
             tc_repo_delivery_release(c, f->token, &err);
-            flight_free(f);
+            flight_free(x->w, f);
         }
         if (n == RECORD_BATCH_MAX || (!list && n)) {
             record_batch(x->w, batch, n, &x->next_claim_at);
@@ -730,10 +755,11 @@ void tc_webhooks__worker_stop(tc_webhooks *w)
     stop_thread(w, &q->stop_dispatcher, q->dispatcher);
     for (flight *f = q->ready; f;) { /* prepared but never started */
         flight *next = f->next;
-        flight_free(f);
+        flight_free(w, f);
         f = next;
     }
     queues_free(w);
+    easy_pool_free(w);
     curl_multi_cleanup(w->multi);
     w->multi = NULL;
     w->started = false;

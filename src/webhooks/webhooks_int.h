@@ -28,6 +28,9 @@ struct tc_webhooks {
     atomic_bool kicked;
     void *multi;                /* CURLM *, created by tc_webhooks_start */
     struct queues *queues;      /* delivery.c: sender and dispatcher threads */
+#define TC_WH_EASY_POOL 256
+    void *easy_pool[TC_WH_EASY_POOL]; /* CURL * kept for reuse (dispatcher only) */
+    int n_easy;
 
     atomic_uint_fast64_t n_attempts, n_succeeded, n_failed, n_retried, n_disabled, n_inflight;
 };

@@ -579,10 +579,12 @@ static flight *wait_work(dispatcher *x, bool *stop, bool *may_claim)
     pthread_mutex_lock(&q->mu);
     for (;;) {
         *stop = q->stop_dispatcher && q->sender_gone;
-        if (q->done || *stop || atomic_load(&w->kicked))
+        if (q->done || *stop)
             break;
+        /* A kick or a due time matters only with room to claim; without
+         * room, finished flights (q->done) wake us. */
         int64_t now = tc_now_ms();
-        if (room_to_claim(x) && now >= x->next_claim_at)
+        if (room_to_claim(x) && (atomic_load(&w->kicked) || now >= x->next_claim_at))
             break;
         int64_t until = room_to_claim(x) ? x->next_claim_at : now + w->cfg.poll_ms;
         if (until > now + w->cfg.poll_ms)

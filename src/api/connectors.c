@@ -217,6 +217,7 @@ tc_status tc_api_connections_init(tc_app *app, tc_err *err)
     cx->allow_private = app->cfg.allow_private_targets;
     cx->allow_stdio = app->cfg.allow_stdio;
     cx->verify_timeout_ms = (int)app->cfg.provider_timeout_ms;
+    cx->events = app->events;
     tc_mcp_pool_opts mo = {.allow_private = app->cfg.allow_private_targets};
     cx->mcp = tc_mcp_pool_new(&mo);
     app->connections = cx;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "connections/conn_int.h"
+#include "events/events.h"
 #include "store/repo_connectors.h"
 
 #define LABEL_MAX 100
@@ -129,6 +130,73 @@ static tc_status seal(tc_connections *cx, const char *id, const json_t *secret, 
     return st;
 }
 
+/* ---- writes announced as "connection" changes ---- */
+
+typedef tc_status (*conn_write_fn)(tc_db_conn *c, const void *arg, tc_err *err);
+
+/* Runs write, then records the connection's new row as a "connection"
+ * change (with an optional webhook type) in the same transaction, and
+ * publishes it after the commit. *row (may be NULL) gets the row. */
+static tc_status write_announced(tc_connections *cx, const char *user_id, const char *id,
+                                 const char *webhook_type, conn_write_fn write, const void *arg,
+                                 json_t **row, tc_err *err)
+{
+    tc_db_conn *c = tc_db_acquire(cx->db);
+    json_t *json = NULL;
+    tc_change ch;
+    memset(&ch, 0, sizeof(ch));
+    tc_status st = tc_db_begin(c, err);
+    if (st == TC_OK)
+        st = write(c, arg, err);
+    if (st == TC_OK)
+        st = tc_repo_connection_get_json(c, user_id, id, &json, err);
+    if (st == TC_OK && cx->events) {
+        tc_change_init(&ch, user_id, "connection", json_incref(json));
+        ch.webhook_type = webhook_type;
+        st = tc_events_record(cx->events, c, &ch, err);
+    }
+    if (st == TC_OK)
+        st = tc_db_commit(c, err);
+    else
+        tc_db_rollback(c);
+    tc_db_release(c);
+    if (st == TC_OK && cx->events)
+        tc_events_publish(cx->events, &ch);
+    tc_change_clear(&ch);
+    if (st == TC_OK && row)
+        *row = json;
+    else
+        json_decref(json);
+    return st;
+}
+
+typedef struct {
+    const char *user_id;
+    const tc_repo_connection_new *n;
+} insert_args;
+
+static tc_status do_insert(tc_db_conn *c, const void *arg, tc_err *err)
+{
+    const insert_args *a = arg;
+    return tc_repo_connection_insert(c, a->user_id, a->n, tc_now_ms(), err);
+}
+
+typedef struct {
+    const char *user_id, *id, *status, *reason;
+} status_args;
+
+static tc_status do_set_status(tc_db_conn *c, const void *arg, tc_err *err)
+{
+    const status_args *a = arg;
+    return tc_repo_connection_set_status(c, a->user_id, a->id, a->status, a->reason, tc_now_ms(), err);
+}
+
+static tc_status do_revoke(tc_db_conn *c, const void *arg, tc_err *err)
+{
+    const status_args *a = arg;
+    return tc_repo_connection_revoke(c, a->user_id, a->id, tc_now_ms(), err);
+}
+
 static tc_status insert_connection(tc_connections *cx, const char *user_id, const char *connector_id,
                                    const char *label, const json_t *secret, json_t **out, tc_err *err)
 {
@@ -142,11 +210,8 @@ static tc_status insert_connection(tc_connections *cx, const char *user_id, cons
         return st;
     tc_repo_connection_new n = {.id = id, .connector_id = connector_id, .label = label,
                                 .status = "active", .secret = ct, .secret_len = ctlen, .key_id = kid};
-    tc_db_conn *c = tc_db_acquire(cx->db);
-    st = tc_repo_connection_insert(c, user_id, &n, tc_now_ms(), err);
-    if (st == TC_OK)
-        st = tc_repo_connection_get_json(c, user_id, id, out, err);
-    tc_db_release(c);
+    insert_args a = {user_id, &n};
+    st = write_announced(cx, user_id, id, "connection.created", do_insert, &a, out, err);
     free(ct);
     return st;
 }
@@ -236,12 +301,9 @@ tc_status tc_connection_test(tc_connections *cx, const char *user_id, const char
     if (st == TC_OK && (vst == TC_OK || vst == TC_VALIDATION)) {
         /* A definite answer from the provider updates the status; a provider
          * that can't be reached says nothing about the credential. */
-        tc_db_conn *c = tc_db_acquire(cx->db);
-        st = tc_repo_connection_set_status(c, user_id, id, vst == TC_OK ? "active" : "error",
-                                           vst == TC_OK ? NULL : verr.message, tc_now_ms(), err);
-        if (st == TC_OK)
-            st = tc_repo_connection_get_json(c, user_id, id, out, err);
-        tc_db_release(c);
+        status_args a = {user_id, id, vst == TC_OK ? "active" : "error",
+                         vst == TC_OK ? NULL : verr.message};
+        st = write_announced(cx, user_id, id, NULL, do_set_status, &a, out, err);
     } else if (st == TC_OK) {
         *err = verr;
         st = vst;
@@ -268,10 +330,9 @@ tc_status tc_connection_disconnect(tc_connections *cx, const char *user_id, cons
     json_t *secret = NULL;
     tc_status st = cx->oauth && cx->oauth->revoke
                        ? load_full(cx, user_id, id, &rc, &conn, &secret, err) : TC_OK;
-    tc_db_conn *c = tc_db_acquire(cx->db);
+    status_args a = {user_id, id, NULL, NULL};
     if (st == TC_OK)
-        st = tc_repo_connection_revoke(c, user_id, id, tc_now_ms(), err);
-    tc_db_release(c);
+        st = write_announced(cx, user_id, id, "connection.revoked", do_revoke, &a, NULL, err);
     if (st == TC_OK && secret)
         cx->oauth->revoke(cx->oauth->ctx, conn.definition, secret);
     secret_free(secret);

@@ -39,6 +39,7 @@ typedef struct tc_connections {
     bool allow_stdio;        /* TC_ALLOW_STDIO */
     int verify_timeout_ms;   /* provider verification budget (default 10000) */
     tc_mcp_pool *mcp;        /* kept MCP sessions (discovery; shared with exec) */
+    struct tc_events *events; /* connection changes are announced here (may be NULL) */
 } tc_connections;
 
 /* AAD purpose of connection secrets: "user_connections.secret:<id>". */

@@ -290,3 +290,50 @@ test('no raw secret in the database file or the logs', async () => {
   assert.ok(!srv.logs().includes(GOOD_KEY));
   assert.ok(!srv.logs().includes(BAD_KEY));
 });
+
+// Opens GET /api/stream; `events` resolves once `count` messages of kind
+// arrived, `ready` once the stream is open.
+function streamEvents(headers, kind, count, timeoutMs = 10000) {
+  let opened;
+  const ready = new Promise((r) => { opened = r; });
+  const events = new Promise((resolve, reject) => {
+    const got = [];
+    const req = http.request(`${srv.url}/api/stream?kinds=${kind}`, { headers }, (res) => {
+      assert.equal(res.statusCode, 200);
+      opened();
+      let buf = '';
+      res.on('data', (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const ev = /^event: (.*)$/m.exec(frame)?.[1];
+          const data = /^data: (.*)$/m.exec(frame)?.[1];
+          if (ev === kind && data) got.push(JSON.parse(data));
+          if (got.length >= count) {
+            req.destroy();
+            resolve(got);
+          }
+        }
+      });
+    });
+    req.on('error', (e) => { if (got.length < count) reject(e); });
+    setTimeout(() => { req.destroy(); reject(new Error(`only ${got.length} ${kind} events`)); }, timeoutMs);
+    req.end();
+  });
+  return { events, ready };
+}
+
+test('connection changes reach the live stream of their owner', async () => {
+  const { events, ready } = streamEvents(alice, 'connection', 2);
+  await ready;
+  const c = await srv.request('POST', '/api/connections', {
+    headers: alice, body: { connector: 'standin', label: 'live', credentials: { api_key: GOOD_KEY } },
+  });
+  assert.equal(c.status, 201);
+  await srv.request('DELETE', `/api/connections/${c.json.id}`, { headers: alice });
+  const got = await events;
+  assert.deepEqual(got.map((e) => [e.id, e.status]), [[c.json.id, 'active'], [c.json.id, 'revoked']]);
+  assert.ok(!JSON.stringify(got).includes(GOOD_KEY));
+});

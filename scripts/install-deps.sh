@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev libargon2-dev libpcre2-dev libsqlite3-dev
   libpq-dev tzdata zlib1g-dev)
-TEST_PKGS=(postgresql sqlite3 nodejs curl wrk chromium json-schema-test-suite)
+TEST_PKGS=(postgresql sqlite3 nodejs curl wrk chromium json-schema-test-suite python3)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi

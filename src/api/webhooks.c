@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "app/app.h"
 #include "events/events.h"
+#include "notify/notify.h"
 #include "store/repo_webhooks.h"
 #include "webhooks/webhooks.h"
 
@@ -186,7 +187,36 @@ static void config_from_app(const tc_config *a, tc_webhooks_config *c)
     c->allow_private = a->allow_private_targets;
 }
 
-/* Needs the keyring and the change recorder (the connections row). */
+/* The owner is told as their notification preferences say: an endpoint
+ * disabled automatically becomes a "webhook.disabled" e-mail through the
+ * notify outbox (which applies the preferences, quiet hours and digests).
+ * Runs on the delivery worker after the disabling committed, on its own
+ * connection; a crash in between loses the e-mail, not the disabling (the
+ * reason stays on the endpoint). A delivery that failed for good has no
+ * alert type of its own: it is logged (warn) and listed by the API. */
+static void notify_owner(void *ctx, const char *user_id, const char *kind, const json_t *info)
+{
+    tc_app *app = ctx;
+    if (strcmp(kind, "endpoint_disabled") || !app->notify)
+        return;
+    const char *url = json_string_value(json_object_get(info, "url"));
+    const char *reason = json_string_value(json_object_get(info, "reason"));
+    json_t *vars = json_pack("{s:s, s:s}", "endpoint", url ? url : "", "detail", reason ? reason : "");
+    tc_err err;
+    tc_err_clear(&err);
+    tc_db_conn *c = tc_db_acquire(app->db);
+    tc_status st = tc_notify_alert(app->notify, c, user_id, TC_NOTIFY_WEBHOOK_DISABLED, vars, NULL, &err);
+    tc_db_release(c);
+    json_decref(vars);
+    if (st == TC_OK)
+        tc_notify_wake(app->notify);
+    else
+        tc_log(TC_LOG_WARN, "webhook disabled e-mail not queued", "user_id", user_id, "error",
+               err.message, NULL);
+}
+
+/* Needs the keyring and the change recorder (the connections row), and the
+ * notify service (the health row) when there is one. */
 tc_status tc_api_webhooks_init(tc_app *app, tc_err *err)
 {
     tc_webhooks_config cfg;
@@ -198,6 +228,7 @@ tc_status tc_api_webhooks_init(tc_app *app, tc_err *err)
     }
     if (st != TC_OK)
         return st;
+    tc_webhooks_set_notify(app->webhooks, notify_owner, app);
     tc_events_set_outbox(app->events, tc_webhooks_outbox, app->webhooks);
     return TC_OK;
 }

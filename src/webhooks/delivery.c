@@ -397,7 +397,8 @@ static void announce(tc_webhooks *w, recorded *r, int64_t *next_claim_at)
         tc_log(TC_LOG_WARN, "webhook endpoint disabled", "webhook_id", f->d.webhook_id, "user_id",
                f->d.user_id, "reason", r->reason, NULL);
         notify(w, f->d.user_id, "endpoint_disabled",
-               json_pack("{s:s, s:s}", "webhook_id", f->d.webhook_id, "reason", r->reason));
+               json_pack("{s:s, s:s, s:s?}", "webhook_id", f->d.webhook_id, "reason", r->reason,
+                         "url", f->d.url));
     }
 }
 

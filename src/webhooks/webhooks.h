@@ -238,7 +238,7 @@ tc_status tc_webhooks_outbox(void *ctx, struct tc_db_conn *c, const char *user_i
 
 /* Told (on the worker thread, after the commit) when a delivery failed for
  * good (kind "delivery_failed", info = the delivery) or an endpoint was
- * disabled (kind "endpoint_disabled", info {webhook_id, reason}). The hook
+ * disabled (kind "endpoint_disabled", info {webhook_id, reason, url}). The hook
  * where the owner's notification preferences apply (e-mail: another module);
  * without a hook both are logged at warn level, as they are anyway. */
 typedef void (*tc_webhooks_notify_fn)(void *ctx, const char *user_id, const char *kind,

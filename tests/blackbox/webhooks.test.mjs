@@ -81,7 +81,10 @@ before(async () => {
   api = await startStandin();
   catalogDir = writeCatalog([standinConnector('stub', api.url)]);
   srv = await startServer({
-    env: { ...FAST, TC_CATALOG_PATH: catalogDir, TC_RATE_USER_PER_MIN: '1000', TC_RATE_CONNECTOR_PER_MIN: '1000' },
+    // A mail transport never reached (port 9): queued e-mails stay in the
+    // notify outbox, where the test route shows them.
+    env: { ...FAST, TC_CATALOG_PATH: catalogDir, TC_RATE_USER_PER_MIN: '1000', TC_RATE_CONNECTOR_PER_MIN: '1000',
+      TC_SMTP_URL: 'smtp://127.0.0.1:9', TC_MAIL_FROM: 'alerts@tc.test', TC_NOTIFY_POLL_MS: '600000' },
   });
   alice = await signup(srv, 'alice@example.com');
   bob = await signup(srv, 'bob@example.com');
@@ -315,7 +318,7 @@ test('every attempt failing: the delivery fails after the configured attempts', 
   assert.equal(w.json.enabled, true);
 });
 
-test('410 Gone disables the endpoint with the reason', async () => {
+test('410 Gone disables the endpoint with the reason and the owner gets an e-mail', async () => {
   const h = await createHook(srv, alice, 'gone');
   recv.script('gone', [410]);
   const d = await sendTest(srv, alice, h.id);
@@ -326,6 +329,16 @@ test('410 Gone disables the endpoint with the reason', async () => {
   assert.equal(w.json.enabled, false);
   assert.match(w.json.disabled_reason, /410/);
   assert.ok(w.json.disabled_at);
+  const end = Date.now() + 3000;
+  let mail = [];
+  while (Date.now() < end) { // queued by the worker right after the disabling committed
+    mail = (await srv.request('GET', '/api/_test/notifications', { headers: alice })).json.items
+      .filter((m) => m.kind === 'webhook.disabled');
+    if (mail.length) break;
+    await sleep(25);
+  }
+  assert.equal(mail.length, 1, 'the owner is told by e-mail (notify outbox)');
+  assert.equal(mail[0].subject, 'Webhook endpoint disabled');
   const t = await srv.request('POST', `/api/webhooks/${h.id}/test`, { headers: alice });
   assert.equal(t.status, 409);
   const r = await srv.request('POST', `/api/webhook-deliveries/${d.id}/retry`, { headers: alice });

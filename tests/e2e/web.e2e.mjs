@@ -182,8 +182,14 @@ const steps = [
       const dash = page;
       const runner = await context.newPage();
       await runner.goto(srv.url + '/connectors/e2e-echo');
-      // The second tab has its own session (per-tab refresh token): it lands on /login.
-      if (runner.url().includes('/login')) {
+      // The second tab has its own session (per-tab refresh token): the app
+      // sends it to /login. That redirect happens when React renders, which
+      // may be after goto() returns, so wait for one of the two outcomes
+      // instead of reading the URL at once.
+      const shoutButton = runner.getByRole('button', { name: /shout/ });
+      const loginButton = runner.getByRole('button', { name: 'Log in' });
+      await shoutButton.or(loginButton).first().waitFor();
+      if (await loginButton.isVisible()) {
         await runner.getByLabel('Email').fill(email);
         await runner.getByLabel('Password').fill(password);
         await runner.getByRole('button', { name: 'Log in' }).click();
@@ -192,6 +198,13 @@ const steps = [
       await runner.getByRole('button', { name: /shout/ }).click();
       await runner.getByLabel(/^message/).fill('hello live');
       await runner.getByLabel(/^times/).fill('2');
+      // From here on the dashboard must learn about the job from the SSE
+      // stream alone: it may not fetch the jobs list or the job.
+      const fetched = [];
+      const onRequest = (r) => {
+        if (new URL(r.url()).pathname.startsWith('/api/jobs')) fetched.push(`${r.method()} ${r.url()}`);
+      };
+      dash.on('request', onRequest);
       await runner.getByRole('button', { name: 'Run tool' }).click();
       // The dashboard sees it queued/running, then succeeded, live.
       const row = dash.getByTestId('job-row').first();
@@ -200,6 +213,11 @@ const steps = [
       assert.ok(['queued', 'running'].includes(first), `the new job showed up as ${first}, expected queued or running`);
       await shot('3-dashboard-running');
       await dash.locator('[data-testid="job-row"][data-status="succeeded"]').first().waitFor({ timeout: 30000 });
+      // The counts follow the same stream.
+      await dash.locator('[data-testid="stat-succeeded"][data-value="1"]').waitFor();
+      await dash.locator('[data-testid="stat-in-progress"][data-value="0"]').waitFor();
+      dash.off('request', onRequest);
+      assert.deepEqual(fetched, [], 'the dashboard was updated by the stream, without fetching jobs');
       await runner.getByTestId('job-panel').and(runner.locator('[data-status="succeeded"]')).waitFor({ timeout: 30000 });
       assert.match(await runner.getByLabel('Result').innerText(), /HELLO LIVE HELLO LIVE/);
       await runner.screenshot({ path: path.join(ART, '3-tool-result.png'), fullPage: true });

@@ -30,8 +30,9 @@ function matchesFilters(job: Job, f: JobFilters | undefined): boolean {
   if (f.connector && f.connector !== job.connector) return false;
   if (f.tool && f.tool !== job.tool) return false;
   if (f.cursor) return false; // later pages: a new job belongs on the first page
-  if (f.since && job.queued_at && job.queued_at < f.since) return false;
-  if (f.until && job.queued_at && job.queued_at > f.until) return false;
+  const t = job.queued_at ? Date.parse(job.queued_at) : NaN;
+  if (f.since && t < Date.parse(f.since)) return false;
+  if (f.until && t > Date.parse(f.until)) return false;
   return true;
 }
 

@@ -6,14 +6,15 @@ import type { Job, JobFilters } from '../api/types';
 import { qk } from '../live/cache';
 import { fmtDuration, fmtRelative } from '../components/format';
 import { bucketize, RunChart } from '../components/RunChart';
+import { countJobs, fetchJobsSince, JOBS_PAGE_MAX } from '../lib/jobs';
 import { Button, Card, Empty, ErrorState, Field, Input, Loading, PageHeader, Select, StatusBadge } from '../components/ui';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 const DAY = 86_400_000;
 
-function Stat({ label, value, tone }: { label: string; value: number | string; tone?: string }) {
+function Stat({ label, value, tone, testId }: { label: string; value: number | string; tone?: string; testId: string }) {
   return (
-    <Card className="p-4">
+    <Card className="p-4" data-testid={testId} data-value={value}>
       <dt className="text-xs font-medium tracking-wide text-slate-500 uppercase">{label}</dt>
       <dd className={`mt-1 text-2xl font-semibold ${tone ?? 'text-slate-900'}`}>{value}</dd>
     </Card>
@@ -78,15 +79,16 @@ export default function Dashboard() {
   };
   const jobs = useQuery({ queryKey: qk.jobs(filters), queryFn: () => api.jobs(filters), placeholderData: (p) => p });
 
-  // Counts and chart cover the last 24 hours; the live updater keeps this list current too.
+  // Counts and chart cover the last 24 hours (paged, up to 1000 jobs); the
+  // live updater inserts new jobs into this list too, so they stay current.
   const [since] = useState(() => new Date(Date.now() - DAY).toISOString());
-  const recentFilters: JobFilters = { since, limit: 500 };
-  const recent = useQuery({ queryKey: qk.jobs(recentFilters), queryFn: () => api.jobs(recentFilters) });
+  const recentFilters: JobFilters = { since, limit: JOBS_PAGE_MAX };
+  const recent = useQuery({ queryKey: qk.jobs(recentFilters), queryFn: () => fetchJobsSince(api, since) });
   const stats = useMemo(() => {
     const items = recent.data?.items ?? [];
-    const by = (s: string) => items.filter((j) => j.status === s).length;
-    return { total: items.length, running: by('running') + by('queued'), succeeded: by('succeeded'), failed: by('failed'), buckets: bucketize(items, Date.now()) };
+    return { ...countJobs(items), more: !!recent.data?.next_cursor, buckets: bucketize(items, Date.now()) };
   }, [recent.data]);
+  const n = (v: number, more = false) => (recent.isPending ? '…' : more ? `${v}+` : v);
 
   return (
     <>
@@ -96,10 +98,10 @@ export default function Dashboard() {
       ) : (
         <>
           <dl className="mb-6 grid grid-cols-2 gap-3 lg:grid-cols-4">
-            <Stat label="Runs (24 h)" value={recent.isPending ? '…' : stats.total} />
-            <Stat label="In progress" value={recent.isPending ? '…' : stats.running} tone="text-indigo-700" />
-            <Stat label="Succeeded" value={recent.isPending ? '…' : stats.succeeded} tone="text-emerald-700" />
-            <Stat label="Failed" value={recent.isPending ? '…' : stats.failed} tone="text-red-700" />
+            <Stat testId="stat-total" label="Runs (24 h)" value={n(stats.total, stats.more)} />
+            <Stat testId="stat-in-progress" label="In progress" value={n(stats.inProgress)} tone="text-indigo-700" />
+            <Stat testId="stat-succeeded" label="Succeeded" value={n(stats.succeeded)} tone="text-emerald-700" />
+            <Stat testId="stat-failed" label="Failed" value={n(stats.failed)} tone="text-red-700" />
           </dl>
           <Card className="mb-8 p-4">
             <h2 className="mb-2 text-sm font-semibold text-slate-900">Runs and failures, last 24 hours</h2>

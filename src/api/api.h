@@ -39,6 +39,7 @@ tc_status tc_api_categories(tc_http_req *req, tc_err *err);
 tc_status tc_api_connectors_create(tc_http_req *req, tc_err *err);
 tc_status tc_api_connectors_delete(tc_http_req *req, tc_err *err);
 tc_status tc_api_connectors_discover(tc_http_req *req, tc_err *err);
+tc_status tc_api_admin_connector_set(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_create(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_list(tc_http_req *req, tc_err *err);
 tc_status tc_api_connections_get(tc_http_req *req, tc_err *err);

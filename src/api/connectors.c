@@ -132,6 +132,34 @@ tc_status tc_api_connectors_delete(tc_http_req *req, tc_err *err)
     return st == TC_OK ? tc_http_reply_empty(req, 204) : st;
 }
 
+/* ---- administration ---- */
+
+/* PUT /api/admin/connectors/{slug} {"enabled": bool}: switch a catalog
+ * connector on or off for everyone. A disabled connector disappears from
+ * the catalog and its tools can't run; connections stay for when it is
+ * switched back on. The switch survives restarts and catalog updates. */
+tc_status tc_api_admin_connector_set(tc_http_req *req, tc_err *err)
+{
+    json_t *body = NULL;
+    bool enabled = true;
+    tc_status st = tc_http_json_body(req, &body, err);
+    if (st == TC_OK)
+        st = tc_json_bool(body, "enabled", true, &enabled, err);
+    if (st != TC_OK)
+        return st;
+    const char *slug = tc_http_param(req, "slug");
+    tc_db_conn *c = tc_db_acquire(cx_of(req)->db);
+    st = tc_repo_connector_set_enabled(c, slug, enabled, err);
+    tc_db_release(c);
+    if (st != TC_OK)
+        return st;
+    char who[64];
+    snprintf(who, sizeof(who), "%s", req->user_id);
+    tc_log(TC_LOG_INFO, "catalog connector switched", "slug", slug, "enabled", enabled ? "1" : "0",
+           "admin", who, NULL);
+    return tc_http_reply_json(req, 200, json_pack("{s:s, s:b}", "slug", slug, "enabled", enabled));
+}
+
 /* ---- connections ---- */
 
 /* Creating and testing call the provider: both run offloaded. */

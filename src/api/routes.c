@@ -35,6 +35,7 @@ const tc_route tc_api_routes[] = {
     {"DELETE", "/api/connectors/{slug}", tc_api_connectors_delete, R, TC_RATE_NONE, 0},
     {"POST", "/api/connectors/{slug}/discover", tc_api_connectors_discover, R, TC_RATE_API, 0},
     {"GET", "/api/categories", tc_api_categories, O, TC_RATE_NONE, 0},
+    {"PUT", "/api/admin/connectors/{slug}", tc_api_admin_connector_set, R, TC_RATE_NONE, TC_ROUTE_ADMIN},
     {"POST", "/api/connections", tc_api_connections_create, R, TC_RATE_API, 0},
     {"GET", "/api/connections", tc_api_connections_list, R, TC_RATE_NONE, 0},
     {"GET", "/api/connections/{id}", tc_api_connections_get, R, TC_RATE_NONE, 0},

@@ -337,3 +337,26 @@ test('connection changes reach the live stream of their owner', async () => {
   assert.deepEqual(got.map((e) => [e.id, e.status]), [[c.json.id, 'active'], [c.json.id, 'revoked']]);
   assert.ok(!JSON.stringify(got).includes(GOOD_KEY));
 });
+
+test('the administrator switches catalog connectors off and on for everyone', async () => {
+  // alice signed up first: she is the administrator.
+  const notAdmin = await srv.request('PUT', '/api/admin/connectors/stripe', { headers: bob, body: { enabled: false } });
+  assert.equal(notAdmin.status, 403);
+  const bad = await srv.request('PUT', '/api/admin/connectors/stripe', { headers: alice, body: { enabled: 'no' } });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.json.error.field, 'enabled');
+  const missing = await srv.request('PUT', '/api/admin/connectors/nope', { headers: alice, body: { enabled: false } });
+  assert.equal(missing.status, 404);
+
+  const off = await srv.request('PUT', '/api/admin/connectors/stripe', { headers: alice, body: { enabled: false } });
+  assert.equal(off.status, 200, off.text);
+  assert.equal((await srv.request('GET', '/api/connectors/stripe', { headers: bob })).status, 404);
+  const list = await srv.request('GET', '/api/connectors?limit=200', { headers: bob });
+  assert.ok(!list.json.items.some((c) => c.slug === 'stripe'));
+  const conn = await srv.request('POST', '/api/connections', { headers: bob, body: { connector: 'stripe', credentials: { api_key: 'x' } } });
+  assert.equal(conn.status, 404);
+
+  const on = await srv.request('PUT', '/api/admin/connectors/stripe', { headers: alice, body: { enabled: true } });
+  assert.equal(on.status, 200);
+  assert.equal((await srv.request('GET', '/api/connectors/stripe', { headers: bob })).status, 200);
+});

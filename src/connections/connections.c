@@ -284,6 +284,36 @@ static tc_status load_full(tc_connections *cx, const char *user_id, const char *
     return st;
 }
 
+/* {"ok", "verified", "message"} describing a verification outcome. */
+static json_t *test_outcome(tc_status vst, bool verified, const tc_err *verr)
+{
+    const char *message = vst != TC_OK ? verr->message
+                          : verified   ? "the provider accepted the credentials"
+                                       : "this connector declares no verification request";
+    return json_pack("{s:b, s:b, s:s}", "ok", vst == TC_OK, "verified", verified, "message", message);
+}
+
+/* Re-verifies with the provider. A definite answer (accepted, or rejected
+ * with 401/403) updates the status; a provider that can't be reached says
+ * nothing about the credential, so that error is returned as is. */
+static tc_status retest(tc_connections *cx, const char *user_id, const char *id,
+                        const json_t *def, const json_t *secret, json_t **out, tc_err *err)
+{
+    bool verified = false;
+    tc_err verr;
+    tc_err_clear(&verr);
+    tc_status vst = tc_conn__verify(cx, def, secret, &verified, &verr);
+    if (vst != TC_OK && vst != TC_VALIDATION) {
+        *err = verr;
+        return vst;
+    }
+    status_args a = {user_id, id, vst == TC_OK ? "active" : "error", vst == TC_OK ? NULL : verr.message};
+    tc_status st = write_announced(cx, user_id, id, NULL, do_set_status, &a, out, err);
+    if (st == TC_OK)
+        json_object_set_new(*out, "test", test_outcome(vst, verified, &verr));
+    return st;
+}
+
 tc_status tc_connection_test(tc_connections *cx, const char *user_id, const char *id,
                              json_t **out, tc_err *err)
 {
@@ -294,27 +324,8 @@ tc_status tc_connection_test(tc_connections *cx, const char *user_id, const char
     if (st == TC_OK && !secret)
         st = tc_failc(err, TC_CONFLICT, "connection_revoked", "id",
                       "the connection was disconnected: connect again to use it");
-    bool verified = false;
-    tc_err verr;
-    tc_err_clear(&verr);
-    tc_status vst = st == TC_OK ? tc_conn__verify(cx, conn.definition, secret, &verified, &verr) : st;
-    if (st == TC_OK && (vst == TC_OK || vst == TC_VALIDATION)) {
-        /* A definite answer from the provider updates the status; a provider
-         * that can't be reached says nothing about the credential. */
-        status_args a = {user_id, id, vst == TC_OK ? "active" : "error",
-                         vst == TC_OK ? NULL : verr.message};
-        st = write_announced(cx, user_id, id, NULL, do_set_status, &a, out, err);
-    } else if (st == TC_OK) {
-        *err = verr;
-        st = vst;
-    }
-    if (st == TC_OK) {
-        json_t *t = json_object();
-        json_object_set_new(t, "ok", json_boolean(vst == TC_OK));
-        json_object_set_new(t, "verified", json_boolean(verified));
-        json_object_set_new(t, "message", json_string(vst == TC_OK ? (verified ? "the provider accepted the credentials" : "this connector declares no verification request") : verr.message));
-        json_object_set_new(*out, "test", t);
-    }
+    if (st == TC_OK)
+        st = retest(cx, user_id, id, conn.definition, secret, out, err);
     secret_free(secret);
     tc_repo_connector_clear(&conn);
     tc_repo_connection_clear(&rc);

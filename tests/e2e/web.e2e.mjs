@@ -120,11 +120,18 @@ page.setDefaultTimeout(15000);
 const consoleErrors = [];
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
-async function shot(name, { mobile = false } = {}) {
-  if (mobile) await page.setViewportSize({ width: 390, height: 844 });
-  await page.waitForTimeout(150);
-  await page.screenshot({ path: path.join(ART, `${name}${mobile ? '-mobile' : ''}.png`), fullPage: true });
-  if (mobile) await page.setViewportSize({ width: 1280, height: 860 });
+// Full-page screenshot from the top (a scrolled page would show the sticky
+// header in the middle). On the phone width the page must not scroll sideways.
+async function shot(name, { mobile = false, on = page } = {}) {
+  if (mobile) await on.setViewportSize({ width: 390, height: 844 });
+  await on.evaluate(() => window.scrollTo(0, 0));
+  await on.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  if (mobile) {
+    const overflow = await on.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than a phone screen`);
+  }
+  await on.screenshot({ path: path.join(ART, `${name}${mobile ? '-mobile' : ''}.png`), fullPage: true });
+  if (mobile) await on.setViewportSize({ width: 1280, height: 860 });
 }
 const toast = (text) => page.getByTestId('toast').filter({ hasText: text }).first().waitFor();
 
@@ -220,14 +227,30 @@ const steps = [
       assert.deepEqual(fetched, [], 'the dashboard was updated by the stream, without fetching jobs');
       await runner.getByTestId('job-panel').and(runner.locator('[data-status="succeeded"]')).waitFor({ timeout: 30000 });
       assert.match(await runner.getByLabel('Result').innerText(), /HELLO LIVE HELLO LIVE/);
-      await runner.screenshot({ path: path.join(ART, '3-tool-result.png'), fullPage: true });
+      await shot('3-tool-result', { on: runner });
       await runner.close();
       await shot('3-dashboard');
       await shot('3-dashboard', { mobile: true });
       await dash.getByTestId('job-row').first().click();
       await page.getByRole('list', { name: 'Event timeline' }).waitFor();
       await shot('3-job-detail');
+      await shot('3-job-detail', { mobile: true });
       assert.equal(peer.calls.length, 1);
+
+      // Cancel: run it again from the connector page, follow the job to its
+      // detail page while it runs, cancel it there.
+      await page.goto(srv.url + '/connectors/e2e-echo');
+      await page.getByRole('button', { name: /shout/ }).click();
+      await page.getByLabel(/^message/).fill('cancel me');
+      await page.getByRole('button', { name: 'Run tool' }).click();
+      await page.getByTestId('job-panel').and(page.locator('[data-status="running"]')).waitFor({ timeout: 30000 });
+      await page.getByRole('link', { name: 'Open in dashboard' }).click();
+      const panel = page.getByTestId('job-panel');
+      await panel.getByRole('button', { name: 'Cancel' }).click();
+      await toast('Cancel requested');
+      await panel.and(page.locator('[data-status="canceled"]')).waitFor({ timeout: 30000 });
+      await page.getByRole('list', { name: 'Event timeline' }).getByText(/cancel/i).first().waitFor();
+      await shot('3-job-canceled');
     },
   },
   {
@@ -310,6 +333,19 @@ const steps = [
       const r = await request(srv.url + '/api/auth/login', { method: 'POST', body: { email, password } });
       assert.equal(r.status, 200, `login with the new password: ${r.text}`);
       await shot('6-security');
+
+      // Notification preferences: the alert types come from the server.
+      await page.getByRole('link', { name: 'Notifications' }).click();
+      const prefs = page.getByRole('form', { name: 'Notification preferences' });
+      await prefs.getByRole('checkbox', { name: /health\.down/ }).check();
+      await prefs.getByLabel('Delivery').selectOption('hourly_digest');
+      await prefs.getByRole('button', { name: 'Save preferences' }).click();
+      await toast('Notification preferences saved');
+      const saved = await request(srv.url + '/api/notification-preferences', { headers: { Authorization: `Bearer ${(await request(srv.url + '/api/auth/login', { method: 'POST', body: { email, password } })).json.access_token}` } });
+      assert.deepEqual(saved.json.alert_types, ['health.down']);
+      assert.equal(saved.json.delivery, 'hourly_digest');
+      await shot('6-notifications');
+      await shot('6-notifications', { mobile: true });
     },
   },
   {

@@ -187,7 +187,15 @@ export interface Webhook {
   template?: string | null;
   headers?: Record<string, string> | null;
   enabled: boolean;
+  /** Why the server turned it off (failing too long), when it did. */
+  disabled_reason?: string | null;
+  disabled_at?: string | null;
+  /** Deliveries have been failing since then. */
+  failing_since?: string | null;
+  /** After a rotation the old secret still signs until then. */
+  previous_secret_expires_at?: string | null;
   created_at?: string;
+  updated_at?: string;
   secret?: string;
 }
 
@@ -201,25 +209,33 @@ export interface WebhookInput {
 }
 
 export interface DeliveryAttempt {
-  id?: string | number;
-  attempt?: number;
-  status_code?: number | null;
-  response_status?: number | null;
-  error?: string | null;
-  duration_ms?: number | null;
-  created_at?: string;
-  attempted_at?: string;
+  attempt: number;
+  status_code: number | null;
+  response_headers?: string | null;
+  response_body?: string | null;
+  duration_ms: number | null;
+  error: string | null;
+  created_at: string;
 }
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
 export interface WebhookDelivery {
   id: string;
   webhook_id: string;
   event_type: string;
-  status: string;
-  attempts: DeliveryAttempt[];
-  created_at: string;
+  webhook_message_id?: string;
+  status: DeliveryStatus;
+  attempt_count?: number;
   next_attempt_at?: string | null;
+  last_attempt_at?: string | null;
+  last_status_code?: number | null;
+  last_error?: string | null;
+  /** Newest first, at most 50. */
+  attempts: DeliveryAttempt[];
   payload?: unknown;
+  created_at: string;
+  updated_at?: string;
 }
 
 export interface WebhookEventType {
@@ -227,8 +243,11 @@ export interface WebhookEventType {
   description?: string;
 }
 
-export type Overlap = 'skip' | 'allow' | 'queue' | string;
-export type Misfire = 'skip' | 'run_once' | 'run_all' | string;
+/** What the server accepts (docs/scheduler.md); anything else is a 422. */
+export const OVERLAPS = ['skip', 'allow'] as const;
+export const MISFIRES = ['run_once', 'skip'] as const;
+export type Overlap = (typeof OVERLAPS)[number];
+export type Misfire = (typeof MISFIRES)[number];
 
 export interface Schedule {
   id: string;
@@ -242,12 +261,20 @@ export interface Schedule {
   enabled: boolean;
   overlap: Overlap;
   misfire: Misfire;
+  /** Consecutive failed runs before the schedule pauses itself (0 = never). */
+  max_failures: number;
+  consecutive_failures?: number;
   next_run_at?: string | null;
   last_run_at?: string | null;
+  last_job_id?: string | null;
+  /** Set when the schedule paused itself. */
+  paused_reason?: string | null;
   created_at?: string;
+  updated_at?: string;
 }
 
-export type ScheduleInput = Omit<Schedule, 'id' | 'next_run_at' | 'last_run_at' | 'created_at'>;
+export const SCHEDULE_INPUT_FIELDS = ['name', 'cron', 'timezone', 'connector', 'tool', 'connection_id', 'arguments', 'enabled', 'overlap', 'misfire', 'max_failures'] as const;
+export type ScheduleInput = Pick<Schedule, (typeof SCHEDULE_INPUT_FIELDS)[number]>;
 
 export interface CronRun {
   utc: string;
@@ -258,15 +285,30 @@ export interface CronPreview {
   next: CronRun[];
 }
 
+export type HealthStatus = 'healthy' | 'degraded' | 'down';
+
+/** GET /api/health rows and `health` stream rows (those add previous_status). */
 export interface HealthRow {
   connector: string;
-  status: string;
+  name?: string;
+  status: HealthStatus | string;
+  previous_status?: string | null;
   latency_ms?: number | null;
+  error?: string | null;
   checked_at: string;
-  message?: string | null;
-  [key: string]: unknown;
 }
 
+/** GET/PUT /api/notification-preferences (docs/notifications.md). */
 export interface NotificationPreferences {
-  [key: string]: unknown;
+  email_enabled: boolean;
+  /** Empty = every type. */
+  alert_types: string[];
+  timezone: string;
+  /** Minutes after local midnight, both set or both null. */
+  quiet_start: number | null;
+  quiet_end: number | null;
+  delivery: 'immediate' | 'hourly_digest';
+  /** Read-only. */
+  available_alert_types?: string[];
+  updated_at?: string | null;
 }

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api } from '../api';
 import type { Job, JobEvent } from '../api/types';
-import { qk } from '../live/cache';
+import { mergeJob, qk } from '../live/cache';
 import { useLiveStatus } from '../live/LiveProvider';
 import { fmtDuration, fmtTime } from './format';
 import { useToast } from './toast';
@@ -13,9 +13,14 @@ export const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 /** A job by id, kept fresh by the SSE stream; polls only while the stream is down. */
 export function useJob(id: string | null | undefined) {
   const live = useLiveStatus();
+  const qc = useQueryClient();
   return useQuery({
     queryKey: qk.job(id ?? ''),
-    queryFn: () => api.job(id!),
+    // Merged with what the stream delivered meanwhile (never moves back).
+    queryFn: async () => {
+      const fetched = await api.job(id!);
+      return mergeJob(qc.getQueryData<Job>(qk.job(id!)), fetched);
+    },
     enabled: !!id,
     refetchInterval: (q) => {
       const j = q.state.data as Job | undefined;
@@ -50,6 +55,34 @@ export function EventTimeline({ events }: { events: JobEvent[] }) {
         </li>
       ))}
     </ol>
+  );
+}
+
+/** The text blocks of an MCP tool result ({content: [{type: 'text', text}]}), or null. */
+export function mcpText(result: unknown): string[] | null {
+  const content = (result as { content?: unknown } | null)?.content;
+  if (!Array.isArray(content) || content.length === 0) return null;
+  const texts = content.filter((c): c is { type: 'text'; text: string } => !!c && typeof c === 'object' && (c as { type?: unknown }).type === 'text' && typeof (c as { text?: unknown }).text === 'string');
+  return texts.length === content.length ? texts.map((t) => t.text) : null;
+}
+
+function ResultView({ result }: { result: unknown }) {
+  const texts = mcpText(result);
+  if (!texts) return <JsonBlock value={result} label="Result" />;
+  return (
+    <div className="space-y-2">
+      <div aria-label="Result" className="space-y-2">
+        {texts.map((t, i) => (
+          <pre key={i} className="max-h-96 overflow-auto rounded-md bg-slate-50 p-3 font-mono text-xs whitespace-pre-wrap text-slate-900 ring-1 ring-slate-200">
+            {t}
+          </pre>
+        ))}
+      </div>
+      <details>
+        <summary className="cursor-pointer text-xs text-slate-500">Raw result</summary>
+        <JsonBlock value={result} />
+      </details>
+    </div>
   );
 }
 
@@ -121,7 +154,7 @@ export function JobPanel({ id, compact }: { id: string; compact?: boolean }) {
       {j.status === 'succeeded' && (
         <div>
           <h3 className="mb-1 text-sm font-semibold text-slate-900">Result</h3>
-          <JsonBlock value={j.result} label="Result" />
+          <ResultView result={j.result} />
         </div>
       )}
       {j.status === 'failed' && (

@@ -21,45 +21,64 @@ export function bucketize(jobs: Job[], now: number, n = 24, size = 3_600_000): B
   return out;
 }
 
-/** A small SVG bar chart: runs per hour, with the failed part in red. */
+/** Round ticks for a y axis from 0 to at least `max`: [0, step, 2*step, ...]. */
+export function yTicks(max: number): number[] {
+  if (max <= 4) return Array.from({ length: Math.max(1, max) + 1 }, (_, i) => i);
+  const rough = max / 4;
+  const mag = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= rough) ?? rough;
+  const top = Math.ceil(max / step) * step;
+  return Array.from({ length: top / step + 1 }, (_, i) => i * step);
+}
+
+const hh = (t: number) => `${String(new Date(t).getHours()).padStart(2, '0')}:00`;
+
+/**
+ * Runs per hour, with the failed part in red. Plain boxes rather than SVG so
+ * the bars and labels keep their size at any width (phones included).
+ */
 export function RunChart({ buckets }: { buckets: Bucket[] }) {
-  const W = 720;
-  const H = 160;
-  const pad = { l: 28, r: 8, t: 8, b: 22 };
-  const max = Math.max(1, ...buckets.map((b) => b.runs));
-  const bw = (W - pad.l - pad.r) / buckets.length;
-  const y = (v: number) => pad.t + (H - pad.t - pad.b) * (1 - v / max);
+  const ticks = yTicks(Math.max(0, ...buckets.map((b) => b.runs)));
+  const top = ticks[ticks.length - 1] || 1;
   const total = buckets.reduce((s, b) => s + b.runs, 0);
   const failed = buckets.reduce((s, b) => s + b.failures, 0);
+  const pct = (v: number) => `${(100 * v) / top}%`;
   return (
     <figure>
-      <svg viewBox={`0 0 ${W} ${H}`} className="h-40 w-full" role="img" aria-label={`Runs per hour over the last ${buckets.length} hours: ${total} runs, ${failed} failed.`}>
-        {[0, 0.5, 1].map((f) => (
-          <g key={f}>
-            <line x1={pad.l} x2={W - pad.r} y1={y(max * f)} y2={y(max * f)} stroke="#e2e8f0" strokeDasharray={f === 0 ? undefined : '3 3'} />
-            <text x={pad.l - 6} y={y(max * f) + 3} textAnchor="end" fontSize="10" fill="#64748b">
-              {Math.round(max * f)}
-            </text>
-          </g>
-        ))}
-        {buckets.map((b, i) => {
-          const x = pad.l + i * bw + bw * 0.15;
-          const w = bw * 0.7;
-          const hour = new Date(b.start).getHours();
-          return (
-            <g key={b.start}>
-              <title>{`${new Date(b.start).toLocaleString(undefined, { hour: 'numeric', day: 'numeric', month: 'short' })}: ${b.runs} runs, ${b.failures} failed`}</title>
-              {b.runs > 0 && <rect x={x} y={y(b.runs)} width={w} height={y(0) - y(b.runs)} rx="2" fill="#818cf8" />}
-              {b.failures > 0 && <rect x={x} y={y(b.failures)} width={w} height={y(0) - y(b.failures)} rx="2" fill="#ef4444" />}
-              {i % 4 === 0 && (
-                <text x={x + w / 2} y={H - 6} textAnchor="middle" fontSize="10" fill="#64748b">
-                  {String(hour).padStart(2, '0')}:00
-                </text>
-              )}
-            </g>
-          );
-        })}
-      </svg>
+      <div role="img" aria-label={`Runs per hour over the last ${buckets.length} hours: ${total} runs, ${failed} failed.`} className="flex gap-2">
+        <div aria-hidden="true" className="relative h-40 w-6 shrink-0 text-right text-[10px] text-slate-500">
+          {ticks.map((t) => (
+            <span key={t} className="absolute right-0 translate-y-1/2 leading-none" style={{ bottom: pct(t) }}>
+              {t}
+            </span>
+          ))}
+        </div>
+        <div className="min-w-0 flex-1">
+          <div className="relative h-40 border-b border-slate-300">
+            {ticks.slice(1).map((t) => (
+              <div key={t} aria-hidden="true" className="absolute inset-x-0 border-t border-dashed border-slate-200" style={{ bottom: pct(t) }} />
+            ))}
+            <div className="absolute inset-0 flex items-end gap-px sm:gap-1">
+              {buckets.map((b) => (
+                <div key={b.start} className="relative flex h-full flex-1 items-end" title={`${new Date(b.start).toLocaleString(undefined, { hour: 'numeric', day: 'numeric', month: 'short' })}: ${b.runs} runs, ${b.failures} failed`} data-testid="chart-bucket" data-runs={b.runs} data-failures={b.failures}>
+                  {b.runs > 0 && (
+                    <div className="relative w-full rounded-t-sm bg-indigo-400" style={{ height: pct(b.runs) }}>
+                      {b.failures > 0 && <div className="absolute inset-x-0 bottom-0 rounded-t-sm bg-red-500" style={{ height: `${(100 * b.failures) / b.runs}%` }} />}
+                    </div>
+                  )}
+                </div>
+              ))}
+            </div>
+          </div>
+          <div aria-hidden="true" className="mt-1 flex text-[10px] text-slate-500">
+            {buckets.map((b, i) => (
+              <span key={b.start} className="flex-1 overflow-visible text-center whitespace-nowrap">
+                {i % 6 === 0 ? hh(b.start) : ''}
+              </span>
+            ))}
+          </div>
+        </div>
+      </div>
       <figcaption className="mt-2 flex gap-4 text-xs text-slate-600">
         <span className="inline-flex items-center gap-1.5">
           <span className="h-2.5 w-2.5 rounded-sm bg-indigo-400" aria-hidden="true" /> Runs

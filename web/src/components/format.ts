@@ -27,3 +27,28 @@ export function fmtDuration(start: string | null | undefined, end: string | null
   if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
 }
+
+/** "Chrome on Linux" from a User-Agent header; the raw string when unknown. */
+export function describeUserAgent(ua: string | null | undefined): string {
+  if (!ua) return 'Unknown client';
+  const browser = [
+    [/Edg\//, 'Edge'],
+    [/OPR\//, 'Opera'],
+    [/Firefox\//, 'Firefox'],
+    [/HeadlessChrome\//, 'Headless Chrome'],
+    [/Chrome\//, 'Chrome'],
+    [/Safari\//, 'Safari'],
+    [/^curl\//, 'curl'],
+    [/^node|undici/i, 'Node.js'],
+  ].find(([re]) => (re as RegExp).test(ua))?.[1] as string | undefined;
+  const os = [
+    [/Android/, 'Android'],
+    [/iPhone|iPad|iOS/, 'iOS'],
+    [/Windows/, 'Windows'],
+    [/Mac OS X|Macintosh/, 'macOS'],
+    [/CrOS/, 'ChromeOS'],
+    [/Linux/, 'Linux'],
+  ].find(([re]) => (re as RegExp).test(ua))?.[1] as string | undefined;
+  if (!browser) return ua.length > 60 ? `${ua.slice(0, 57)}…` : ua;
+  return os ? `${browser} on ${os}` : browser;
+}

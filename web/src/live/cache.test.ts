@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { QueryClient } from '@tanstack/react-query';
+import { QueryClient, QueryObserver } from '@tanstack/react-query';
 import type { Connection, Job, Page } from '../api/types';
-import { applyLiveEvent, qk } from './cache';
+import { applyLiveEvent, mergeJob, qk } from './cache';
 import { LiveStream, type EventSourceLike } from './stream';
 
 const job = (over: Partial<Job> = {}): Job => ({
@@ -100,6 +100,64 @@ class FakeES implements EventSourceLike {
   }
 }
 
+describe('mergeJob and fetch races', () => {
+  const ev = (id: number, message: string) => ({ id, job_id: 'j1', level: 'info' as const, message, data: null, created_at: '' });
+  it('never moves a job back and keeps every event', () => {
+    const streamed = job({ status: 'succeeded', result: { ok: 1 }, events: [ev(1, 'queued'), ev(3, 'succeeded')] });
+    const staleFetch = job({ status: 'running', events: [ev(1, 'queued'), ev(2, 'started')] });
+    const m = mergeJob(streamed, staleFetch);
+    expect(m.status).toBe('succeeded');
+    expect(m.result).toEqual({ ok: 1 });
+    expect(m.events!.map((e) => e.message)).toEqual(['queued', 'started', 'succeeded']);
+    expect(mergeJob(staleFetch, streamed).status).toBe('succeeded');
+  });
+  it('applies a late running row without undoing succeeded', () => {
+    const qc = new QueryClient();
+    qc.setQueryData<Page<Job>>(qk.jobs({}), { items: [job({ status: 'succeeded' })], next_cursor: null });
+    qc.setQueryData(qk.job('j1'), job({ status: 'succeeded' }));
+    applyLiveEvent(qc, 'job', job({ status: 'running' }));
+    expect(qc.getQueryData<Page<Job>>(qk.jobs({}))!.items[0].status).toBe('succeeded');
+    expect(qc.getQueryData<Job>(qk.job('j1'))!.status).toBe('succeeded');
+  });
+  it('fetches again when a change lands while a fetch is in flight', async () => {
+    const qc = new QueryClient();
+    let calls = 0;
+    let release: (v: Job) => void = () => {};
+    const first = new Promise<Job>((r) => (release = r));
+    // A page watching the job (an active query), its first fetch in flight.
+    const obs = new QueryObserver(qc, { queryKey: qk.job('j1'), queryFn: () => (++calls === 1 ? first : Promise.resolve(job({ status: 'running' }))) });
+    const unsub = obs.subscribe(() => {});
+    expect(qc.getQueryState(qk.job('j1'))?.fetchStatus).toBe('fetching');
+    applyLiveEvent(qc, 'job', job({ status: 'running' }));
+    release(job({ status: 'queued' })); // the older answer of the first fetch
+    await vi.waitFor(() => expect(qc.getQueryState(qk.job('j1'))?.fetchStatus).toBe('idle'));
+    expect(calls).toBe(2);
+    expect(qc.getQueryData<Job>(qk.job('j1'))!.status).toBe('running');
+    unsub();
+  });
+});
+
+describe('truncated rows', () => {
+  it('refetch the row instead of merging a stub', () => {
+    const qc = new QueryClient();
+    qc.setQueryData(qk.job('j1'), job({ status: 'running' }));
+    qc.setQueryData<Page<Job>>(qk.jobs({}), { items: [job({ status: 'running' })], next_cursor: null });
+    const spy = vi.spyOn(qc, 'invalidateQueries');
+    applyLiveEvent(qc, 'job', { id: 'j1', truncated: true });
+    expect(qc.getQueryData<Job>(qk.job('j1'))!.status).toBe('running');
+    expect(qc.getQueryData<Page<Job>>(qk.jobs({}))!.items[0].status).toBe('running');
+    expect(spy).toHaveBeenCalledWith({ queryKey: qk.job('j1') });
+    expect(spy).toHaveBeenCalledWith({ queryKey: ['jobs'] });
+  });
+  it('compares times, not strings, for the since filter', () => {
+    const qc = new QueryClient();
+    qc.setQueryData<Page<Job>>(qk.jobs({ since: '2026-01-01T10:00:00.000Z' }), { items: [], next_cursor: null });
+    applyLiveEvent(qc, 'job', job({ id: 'same-second', queued_at: '2026-01-01T10:00:00Z' }));
+    applyLiveEvent(qc, 'job', job({ id: 'before', queued_at: '2026-01-01T09:59:59Z' }));
+    expect(qc.getQueryData<Page<Job>>(qk.jobs({ since: '2026-01-01T10:00:00.000Z' }))!.items.map((j) => j.id)).toEqual(['same-second']);
+  });
+});
+
 describe('LiveStream', () => {
   it('gets a fresh ticket on every reconnect and resumes from the last id', async () => {
     vi.useFakeTimers();
@@ -133,6 +191,30 @@ describe('LiveStream', () => {
     vi.useRealTimers();
   });
 
+  it('reconnects after the server drops or shuts the stream', async () => {
+    vi.useFakeTimers();
+    FakeES.all = [];
+    let n = 0;
+    const s = new LiveStream({ getTicket: async () => `t${++n}`, onMessage: () => {}, createEventSource: (u) => new FakeES(u), minDelayMs: 10 });
+    s.start();
+    await vi.runOnlyPendingTimersAsync();
+    FakeES.all[0].onopen?.(new Event('open'));
+    FakeES.all[0].emit('job', { id: 'j1' }, '7');
+    FakeES.all[0].emit('dropped', { reason: 'slow_consumer' });
+    expect(FakeES.all[0].closed).toBe(true);
+    expect(s.status).toBe('retrying');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(FakeES.all[1].url).toBe('/api/stream?ticket=t2&last_event_id=7');
+    FakeES.all[1].onopen?.(new Event('open'));
+    FakeES.all[1].emit('shutdown', { reason: 'server_shutdown' });
+    expect(FakeES.all[1].closed).toBe(true);
+    // The closed source's own error event does not start a second retry.
+    FakeES.all[1].onerror?.(new Event('error'));
+    await vi.advanceTimersByTimeAsync(50);
+    expect(FakeES.all.length).toBe(3);
+    s.stop();
+    vi.useRealTimers();
+  });
   it('retries when the ticket cannot be fetched', async () => {
     vi.useFakeTimers();
     FakeES.all = [];

@@ -52,16 +52,74 @@ function upsertInPage<X extends { id: string }>(page: Page<X> | undefined, row: 
   return { ...page, items: [row, ...page.items] };
 }
 
+const RANK: Record<string, number> = { queued: 0, running: 1, succeeded: 2, failed: 2, canceled: 2 };
+
+function mergeEvents(a: JobEvent[] | undefined, b: JobEvent[] | undefined): JobEvent[] | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const seen = new Set(a.map((e) => String(e.id)));
+  const extra = b.filter((e) => !seen.has(String(e.id)));
+  if (extra.length === 0) return a;
+  const num = (e: JobEvent) => (typeof e.id === 'number' ? e.id : Number(e.id));
+  const all = [...a, ...extra];
+  return all.every((e) => Number.isFinite(num(e))) ? all.sort((x, y) => num(x) - num(y)) : all;
+}
+
+/**
+ * Two views of one job, from the stream and from fetches, in any order: a
+ * job never moves back (queued < running < finished), so the further one
+ * wins, and the events are the union of both (by id).
+ */
+export function mergeJob(old: Job | undefined, next: Job): Job {
+  if (!old) return next;
+  const events = mergeEvents(old.events, next.events);
+  const newer = (RANK[next.status] ?? 0) >= (RANK[old.status] ?? 0) ? { ...old, ...next } : { ...next, ...old };
+  return events ? { ...newer, events } : newer;
+}
+
+/**
+ * A fetch that started before this change may answer with the older state
+ * (or, with no data yet, the change had nowhere to go): fetch again.
+ */
+const waiting = new WeakSet<object>();
+
+function refetchIfInFlight(qc: QueryClient, key: readonly unknown[]): void {
+  const query = qc.getQueryCache().find({ queryKey: key, exact: true });
+  if (!query || query.state.fetchStatus !== 'fetching') return;
+  if (query.state.data !== undefined) {
+    // Cancels the running fetch and starts a new one.
+    void qc.invalidateQueries({ queryKey: key, exact: true });
+    return;
+  }
+  // A first fetch is never cancelled for a new one (TanStack dedupes it):
+  // fetch again once it settles.
+  if (waiting.has(query)) return;
+  waiting.add(query);
+  const unsubscribe = qc.getQueryCache().subscribe((e) => {
+    if (e.query !== query || (e.type !== 'removed' && query.state.fetchStatus !== 'idle')) return;
+    unsubscribe();
+    waiting.delete(query);
+    if (e.type !== 'removed') void qc.invalidateQueries({ queryKey: key, exact: true });
+  });
+}
+
 function applyJob(qc: QueryClient, job: Job): void {
-  qc.setQueryData<Job>(qk.job(job.id), (old) => (old ? { ...old, ...job, events: job.events ?? old.events } : old));
+  refetchIfInFlight(qc, qk.job(job.id));
+  qc.setQueryData<Job>(qk.job(job.id), (old) => (old ? mergeJob(old, { ...job, events: job.events ?? old.events }) : old));
   for (const [key] of qc.getQueriesData<Page<Job>>({ queryKey: ['jobs'] })) {
     const filters = key[1] as JobFilters | undefined;
-    qc.setQueryData<Page<Job>>(key, (old) => upsertInPage(old, job, matchesFilters(job, filters), (j) => matchesFilters(j, filters)));
+    refetchIfInFlight(qc, key);
+    qc.setQueryData<Page<Job>>(key, (old) => {
+      const cur = old?.items?.find((j) => j.id === job.id);
+      const row = cur ? mergeJob(cur, job) : job;
+      return upsertInPage(old, row, matchesFilters(row, filters), (j) => matchesFilters(j, filters));
+    });
   }
   if (job.schedule_id) void qc.invalidateQueries({ queryKey: ['schedule', job.schedule_id, 'runs'] });
 }
 
 function applyEvent(qc: QueryClient, ev: JobEvent): void {
+  refetchIfInFlight(qc, qk.job(ev.job_id));
   qc.setQueryData<Job>(qk.job(ev.job_id), (old) => {
     if (!old) return old;
     const events = old.events ?? [];
@@ -91,6 +149,27 @@ function applyHealth(qc: QueryClient, row: HealthRow): void {
   void qc.invalidateQueries({ queryKey: ['health-history', row.connector] });
 }
 
+function refetchTruncated(qc: QueryClient, type: string, id: string): void {
+  switch (type) {
+    case 'job':
+      void qc.invalidateQueries({ queryKey: qk.job(id) });
+      void qc.invalidateQueries({ queryKey: ['jobs'] });
+      break;
+    case 'event':
+      void qc.invalidateQueries({ queryKey: ['job'] });
+      break;
+    case 'connection':
+      void qc.invalidateQueries({ queryKey: qk.connections });
+      void qc.invalidateQueries({ queryKey: qk.connection(id) });
+      break;
+    case 'health':
+      void qc.invalidateQueries({ queryKey: qk.health });
+      break;
+    default:
+      break;
+  }
+}
+
 /**
  * Applies one message of the SSE stream to the query cache. `data` is the
  * changed row (parsed JSON). A `refetch` hint (sent by the server when it
@@ -104,6 +183,11 @@ export function applyLiveEvent(qc: QueryClient, type: string, data: unknown): vo
     return;
   }
   if (!data || typeof data !== 'object') return;
+  if ((data as { truncated?: boolean }).truncated) {
+    // The row was too large for the stream: only its id came; fetch it.
+    refetchTruncated(qc, type, String((data as { id?: unknown }).id ?? ''));
+    return;
+  }
   switch (type) {
     case 'job':
       applyJob(qc, data as Job);

@@ -93,6 +93,18 @@ export class LiveStream {
       this.es = null;
       this.scheduleRetry();
     };
+    // The server ends the stream after these (slow consumer, or stopping):
+    // reconnect at once for `dropped` (replaying from the last id), with the
+    // usual backoff for `shutdown` (the server needs time to come back).
+    for (const type of ['dropped', 'shutdown']) {
+      es.addEventListener(type, () => {
+        if (this.es !== es) return;
+        es.close();
+        this.es = null;
+        if (type === 'dropped') this.attempt = 0;
+        this.scheduleRetry();
+      });
+    }
     for (const type of this.opts.eventTypes ?? LIVE_EVENT_TYPES) {
       es.addEventListener(type, (ev: MessageEvent) => {
         if (ev.lastEventId) this.lastEventId = ev.lastEventId;

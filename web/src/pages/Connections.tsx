@@ -2,12 +2,14 @@ import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { api, itemsOf } from '../api';
-import type { Connection } from '../api/types';
+import type { Connection, HealthRow } from '../api/types';
 import { qk } from '../live/cache';
 import { ConnectForm, useOAuthStart } from '../components/ConnectForm';
 import { fmtRelative, fmtTime } from '../components/format';
 import { useToast } from '../components/toast';
-import { Button, Card, Empty, Loading, Modal, PageHeader, QueryView, StatusBadge } from '../components/ui';
+import { Button, Card, cx, Empty, Loading, Modal, PageHeader, QueryView, StatusBadge } from '../components/ui';
+import { HealthBadge, useHealth } from '../components/Health';
+import { readOAuthOutcome, rememberReplaced, takeReplaced } from '../lib/oauth';
 
 const NEEDS_RECONNECT = new Set(['expired', 'revoked', 'error']);
 
@@ -16,14 +18,21 @@ function Reconnect({ conn }: { conn: Connection }) {
   const connector = useQuery({ queryKey: qk.connector(conn.connector), queryFn: () => api.connector(conn.connector), enabled: open });
   const oauth = useOAuthStart();
   const isOAuth = connector.data?.auth_type === 'oauth2';
-  // OAuth is one click: as soon as we know the connector, go.
+  // OAuth is one click: as soon as we know the connector, go. The old
+  // connection is remembered so it can be removed when the new one arrives.
   useEffect(() => {
-    if (open && isOAuth && !oauth.isPending && !oauth.isSuccess) oauth.mutate({ connector: conn.connector, label: conn.label });
+    if (open && isOAuth && !oauth.isPending && !oauth.isSuccess && !oauth.isError) {
+      rememberReplaced(conn);
+      oauth.mutate({ connector: conn.connector, label: conn.label });
+    }
   }, [open, isOAuth, oauth, conn]);
+  useEffect(() => {
+    if (oauth.isError) setOpen(false);
+  }, [oauth.isError]);
   return (
     <>
-      <Button size="sm" onClick={() => setOpen(true)} busy={oauth.isPending}>
-        Reconnect
+      <Button size="sm" onClick={() => { oauth.reset(); setOpen(true); }} busy={oauth.isPending || (open && isOAuth)}>
+        Reconnect<span className="sr-only"> {conn.label}</span>
       </Button>
       <Modal open={open && !isOAuth} onClose={() => setOpen(false)} title={`Reconnect ${conn.label}`}>
         {connector.isPending ? <Loading /> : connector.data ? <ConnectForm connector={connector.data} replaces={conn} onDone={() => setOpen(false)} /> : <p className="text-sm text-red-700">Could not load the connector.</p>}
@@ -32,7 +41,7 @@ function Reconnect({ conn }: { conn: Connection }) {
   );
 }
 
-function ConnectionRow({ c }: { c: Connection }) {
+function ConnectionRow({ c, health, highlight }: { c: Connection; health?: HealthRow; highlight?: boolean }) {
   const qc = useQueryClient();
   const toast = useToast();
   const [confirm, setConfirm] = useState(false);
@@ -60,13 +69,14 @@ function ConnectionRow({ c }: { c: Connection }) {
   });
   const needs = NEEDS_RECONNECT.has(c.status);
   return (
-    <li data-testid="connection-row">
-      <Card className="flex flex-col gap-3 p-4 sm:flex-row sm:items-center">
+    <li data-testid="connection-row" data-status={c.status} data-needs-reconnect={needs || undefined}>
+      <Card className={cx('flex flex-col gap-3 p-4 sm:flex-row sm:items-center', highlight && 'ring-2 ring-emerald-400')}>
         <div className="min-w-0 flex-1">
           <div className="flex flex-wrap items-center gap-2">
             <span className="font-semibold text-slate-900">{c.label}</span>
             <StatusBadge status={c.status} />
             {needs && <StatusBadge status="pending" label="needs reconnect" />}
+            <HealthBadge row={health} />
           </div>
           <p className="mt-1 text-sm text-slate-600">
             <Link className="text-indigo-600 hover:text-indigo-500" to={`/connectors/${encodeURIComponent(c.connector)}`}>
@@ -81,10 +91,10 @@ function ConnectionRow({ c }: { c: Connection }) {
         <div className="flex flex-wrap gap-2">
           {needs && <Reconnect conn={c} />}
           <Button variant="secondary" size="sm" busy={test.isPending} onClick={() => test.mutate()}>
-            Test
+            Test<span className="sr-only"> {c.label}</span>
           </Button>
           <Button variant="danger" size="sm" onClick={() => setConfirm(true)}>
-            Disconnect
+            Disconnect<span className="sr-only"> {c.label}</span>
           </Button>
         </div>
       </Card>
@@ -114,16 +124,28 @@ function ConnectionRow({ c }: { c: Connection }) {
 export default function Connections() {
   const toast = useToast();
   const [params, setParams] = useSearchParams();
+  const qc = useQueryClient();
   const q = useQuery({ queryKey: qk.connections, queryFn: () => api.connections({ limit: 200 }) });
+  const health = useHealth();
+  const [fresh, setFresh] = useState<string | null>(null);
 
-  // The OAuth callback redirects here with the outcome in the query string.
+  // The OAuth callback redirects here: ?oauth=ok&connection=<id> or
+  // ?oauth=error&message=<text>. After a reconnect the old connection goes.
   useEffect(() => {
-    const outcome = params.get('oauth') ?? params.get('status');
+    const outcome = readOAuthOutcome(params);
     if (!outcome) return;
-    if (outcome === 'ok' || outcome === 'success' || outcome === 'connected') toast.success('Connected.');
-    else toast.error(new Error(params.get('message') ?? params.get('error_description') ?? params.get('error') ?? 'The connection was not completed.'));
+    const replaced = takeReplaced();
+    if (outcome.ok) {
+      toast.success('Connected.');
+      setFresh(outcome.connection);
+      if (replaced && replaced.id !== outcome.connection) {
+        void api.deleteConnection(replaced.id).catch(() => undefined).finally(() => void qc.invalidateQueries({ queryKey: qk.connections }));
+      }
+    } else {
+      toast.error(new Error(outcome.message));
+    }
     setParams({}, { replace: true });
-  }, [params, setParams, toast]);
+  }, [params, setParams, toast, qc]);
 
   return (
     <>
@@ -132,7 +154,7 @@ export default function Connections() {
         {(d) => (
           <ul className="space-y-3" aria-label="Connections">
             {itemsOf(d).map((c) => (
-              <ConnectionRow key={c.id} c={c} />
+              <ConnectionRow key={c.id} c={c} health={health.get(c.connector)} highlight={c.id === fresh} />
             ))}
           </ul>
         )}

@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api, itemsOf } from '../api';
-import type { Connection, ConnectorDetail as CD, Tool } from '../api/types';
-import { qk } from '../live/cache';
+import type { Connection, ConnectorDetail as CD, Job, Tool } from '../api/types';
+import { mergeJob, qk } from '../live/cache';
 import { ConnectForm } from '../components/ConnectForm';
+import { HealthBadge, useHealth } from '../components/Health';
 import { JobPanel } from '../components/JobView';
 import { useToast } from '../components/toast';
 import { Badge, Button, Card, Empty, ErrorState, Field, FormError, Loading, Select, StatusBadge } from '../components/ui';
@@ -15,6 +16,7 @@ import { AUTH_LABELS, ConnectorIcon } from './Connectors';
 
 function ToolCard({ connector, tool, connections }: { connector: CD; tool: Tool; connections: Connection[] }) {
   const toast = useToast();
+  const qc = useQueryClient();
   const [open, setOpen] = useState(false);
   const [args, setArgs] = useState<unknown>(() => initialValue(tool.input_schema, true) ?? {});
   const usable = connections.filter((c) => c.status === 'active' || c.status === 'pending');
@@ -24,6 +26,10 @@ function ToolCard({ connector, tool, connections }: { connector: CD; tool: Tool;
   const exec = useMutation({
     mutationFn: () => api.execute(connector.slug, tool.name, selected, cleanValue(args) ?? {}),
     onSuccess: (r) => {
+      // Start from the job as enqueued; the stream and the panel's fetch add to it.
+      // Marked stale (updatedAt 0) so the panel still fetches it once, for
+      // the events the stream may have sent before this answer came.
+      qc.setQueryData<Job>(qk.job(r.job.id), (old) => mergeJob(old, r.job), { updatedAt: 0 });
       setJobId(r.job.id);
       toast.info(`Running ${tool.name}…`);
     },
@@ -94,6 +100,7 @@ export default function ConnectorDetail() {
   const { slug = '' } = useParams();
   const q = useQuery({ queryKey: qk.connector(slug), queryFn: () => api.connector(slug) });
   const conns = useQuery({ queryKey: qk.connections, queryFn: () => api.connections({ limit: 200 }) });
+  const health = useHealth();
   if (q.isPending) return <Loading label="Loading connector…" />;
   if (q.error || !q.data) return <ErrorState error={q.error} onRetry={() => q.refetch()} />;
   const c = q.data;
@@ -116,6 +123,7 @@ export default function ConnectorDetail() {
             <Badge color="indigo">{AUTH_LABELS[c.auth_type] ?? c.auth_type}</Badge>
             {c.category && <Badge>{c.category}</Badge>}
             <Badge>{c.source}</Badge>
+            <HealthBadge row={health.get(c.slug)} />
           </div>
         </div>
       </div>

@@ -5,6 +5,7 @@ import { api, itemsOf } from '../api';
 import type { Category } from '../api/types';
 import { qk } from '../live/cache';
 import { Badge, Card, Empty, Field, Input, PageHeader, QueryView, Select } from '../components/ui';
+import { HealthBadge, useHealth } from '../components/Health';
 
 export const AUTH_LABELS: Record<string, string> = { none: 'No auth', api_key: 'API key', basic: 'Username & password', bearer: 'Token', oauth2: 'OAuth' };
 
@@ -27,6 +28,7 @@ export default function Connectors() {
   const auth = params.get('auth_type') ?? '';
   const [text, setText] = useState(params.get('q') ?? '');
   const q = params.get('q') ?? '';
+  const health = useHealth();
 
   useEffect(() => {
     const t = setTimeout(() => {
@@ -108,6 +110,7 @@ export default function Connectors() {
                         {c.tool_count} tool{c.tool_count === 1 ? '' : 's'}
                       </Badge>
                       {c.source && c.source !== 'catalog' && <Badge color="amber">{c.source}</Badge>}
+                      <HealthBadge row={health.get(c.slug)} />
                     </div>
                   </Link>
                 </Card>

@@ -2,7 +2,9 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api, itemsOf } from '../api';
-import type { Schedule, ScheduleInput } from '../api/types';
+import { MISFIRES, OVERLAPS, SCHEDULE_INPUT_FIELDS, type Misfire, type Overlap, type Schedule, type ScheduleInput } from '../api/types';
+import { scheduleInput } from '../lib/schedules';
+import { zonesWith } from '../lib/zones';
 import { qk } from '../live/cache';
 import { CRON_PRESETS, CronPreview } from '../components/CronPreview';
 import { fmtRelative, fmtTime } from '../components/format';
@@ -12,24 +14,13 @@ import { fieldErrors, unmatchedErrors } from '../lib/formErrors';
 import { SchemaForm } from '../schema-form/SchemaForm';
 import { cleanValue, initialValue } from '../schema-form/schema';
 
-const browserTz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-const zones: string[] = (() => {
-  try {
-    const z = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
-    return Array.from(new Set(['UTC', browserTz, ...z]));
-  } catch {
-    return ['UTC', browserTz];
-  }
-})();
-
-function emptyInput(): ScheduleInput {
-  return { name: '', cron: '0 9 * * 1-5', timezone: browserTz, connector: '', tool: '', connection_id: '', arguments: {}, enabled: true, overlap: 'skip', misfire: 'run_once' };
-}
+const OVERLAP_LABELS: Record<Overlap, string> = { skip: 'Skip this run', allow: 'Run anyway' };
+const MISFIRE_LABELS: Record<Misfire, string> = { run_once: 'Run once to catch up', skip: 'Skip missed runs' };
 
 function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => void }) {
   const qc = useQueryClient();
   const toast = useToast();
-  const [v, setV] = useState<ScheduleInput>(() => (initial ? { ...emptyInput(), ...initial } : emptyInput()));
+  const [v, setV] = useState<ScheduleInput>(() => scheduleInput(initial));
   const set = <K extends keyof ScheduleInput>(k: K, x: ScheduleInput[K]) => setV((o) => ({ ...o, [k]: x }));
   const conns = useQuery({ queryKey: qk.connections, queryFn: () => api.connections({ limit: 200 }) });
   const connections = itemsOf(conns.data);
@@ -38,7 +29,7 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
   const tool = connector.data?.tools.find((t) => t.name === v.tool);
   const save = useMutation({
     mutationFn: () => {
-      const body = { ...v, arguments: (cleanValue(v.arguments) as Record<string, unknown>) ?? {} };
+      const body: ScheduleInput = { ...v, arguments: (cleanValue(v.arguments) as Record<string, unknown>) ?? {} };
       return initial ? api.updateSchedule(initial.id, body) : api.createSchedule(body);
     },
     onSuccess: () => {
@@ -50,7 +41,7 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
   });
   const errs = fieldErrors(save.error);
   const argErrs = fieldErrors(save.error, 'arguments');
-  const fields = ['name', 'cron', 'timezone', 'connector', 'tool', 'connection_id', 'enabled', 'overlap', 'misfire', 'arguments'];
+  const fields: string[] = [...SCHEDULE_INPUT_FIELDS];
   const stray = unmatchedErrors(errs, fields);
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
@@ -77,7 +68,7 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
       <Field label="Time zone" required error={errs.timezone}>
         {({ id, describedBy, invalid }) => (
           <Select id={id} aria-describedby={describedBy} aria-invalid={invalid} value={v.timezone} onChange={(e) => set('timezone', e.target.value)}>
-            {zones.map((z) => <option key={z}>{z}</option>)}
+            {zonesWith(v.timezone).map((z) => <option key={z}>{z}</option>)}
           </Select>
         )}
       </Field>
@@ -125,21 +116,24 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
       <div className="grid gap-4 sm:grid-cols-2">
         <Field label="If the last run is still going" error={errs.overlap}>
           {({ id, describedBy }) => (
-            <Select id={id} aria-describedby={describedBy} value={v.overlap} onChange={(e) => set('overlap', e.target.value)}>
-              <option value="skip">Skip this run</option>
-              <option value="allow">Run anyway</option>
+            <Select id={id} aria-describedby={describedBy} value={v.overlap} onChange={(e) => set('overlap', e.target.value as Overlap)}>
+              {OVERLAPS.map((o) => <option key={o} value={o}>{OVERLAP_LABELS[o]}</option>)}
             </Select>
           )}
         </Field>
         <Field label="After downtime" error={errs.misfire}>
           {({ id, describedBy }) => (
-            <Select id={id} aria-describedby={describedBy} value={v.misfire} onChange={(e) => set('misfire', e.target.value)}>
-              <option value="run_once">Run once to catch up</option>
-              <option value="skip">Skip missed runs</option>
+            <Select id={id} aria-describedby={describedBy} value={v.misfire} onChange={(e) => set('misfire', e.target.value as Misfire)}>
+              {MISFIRES.map((m) => <option key={m} value={m}>{MISFIRE_LABELS[m]}</option>)}
             </Select>
           )}
         </Field>
       </div>
+      <Field label="Pause after this many failed runs in a row" hint="0 never pauses." error={errs.max_failures}>
+        {({ id, describedBy, invalid }) => (
+          <Input id={id} type="number" min={0} max={1000} step={1} className="w-32" aria-describedby={describedBy} aria-invalid={invalid} value={Number.isFinite(v.max_failures) ? v.max_failures : ''} onChange={(e) => set('max_failures', e.target.value === '' ? NaN : Number(e.target.value))} />
+        )}
+      </Field>
       <label className="flex items-center gap-2 text-sm text-slate-700">
         <input type="checkbox" checked={v.enabled} onChange={(e) => set('enabled', e.target.checked)} className="h-4 w-4 rounded border-slate-300 text-indigo-600" />
         Enabled
@@ -208,6 +202,12 @@ function ScheduleRow({ s, onEdit }: { s: Schedule; onEdit: () => void }) {
               {s.next_run_at && s.enabled && <> · next {fmtRelative(s.next_run_at)} ({fmtTime(s.next_run_at)})</>}
               {s.last_run_at && <> · last {fmtRelative(s.last_run_at)}</>}
             </p>
+            {!s.enabled && s.paused_reason && <p className="mt-1 text-sm text-amber-800" data-testid="paused-reason">{s.paused_reason}</p>}
+            {s.enabled && (s.consecutive_failures ?? 0) > 0 && (
+              <p className="mt-1 text-sm text-amber-800">
+                {s.consecutive_failures} failed run{s.consecutive_failures === 1 ? '' : 's'} in a row{s.max_failures > 0 ? `; pauses at ${s.max_failures}` : ''}.
+              </p>
+            )}
           </div>
           <div className="flex flex-wrap gap-2">
             <Button size="sm" variant="secondary" onClick={onEdit}>Edit</Button>

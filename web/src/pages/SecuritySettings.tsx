@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, itemsOf } from '../api';
 import { qk } from '../live/cache';
 import { SettingsTabs } from '../components/Layout';
-import { fmtRelative, fmtTime } from '../components/format';
+import { fmtRelative, fmtTime, describeUserAgent } from '../components/format';
 import { useToast } from '../components/toast';
 import { Badge, Button, Card, CopyField, Empty, FormError, Modal, PageHeader, QueryView, TextField } from '../components/ui';
 import { fieldErrors } from '../lib/formErrors';
@@ -73,10 +73,10 @@ function SessionsCard() {
               {itemsOf(d).map((s) => (
                 <li key={s.id} className="flex flex-col gap-2 py-3 sm:flex-row sm:items-center">
                   <div className="min-w-0 flex-1 text-sm">
-                    <p className="truncate text-slate-900">{s.user_agent || 'Unknown browser'} {s.current && <Badge color="green">this browser</Badge>}</p>
+                    <p className="truncate text-slate-900" title={s.user_agent ?? undefined}>{describeUserAgent(s.user_agent)} {s.current && <Badge color="green">this browser</Badge>}</p>
                     <p className="text-xs text-slate-500">{s.ip ?? ''} · signed in {fmtTime(s.created_at)} · active {fmtRelative(s.last_used_at ?? s.created_at)}</p>
                   </div>
-                  {!s.current && <Button size="sm" variant="danger" className="self-start sm:self-auto" busy={revoke.isPending && revoke.variables === s.id} onClick={() => revoke.mutate(s.id)}>Sign out</Button>}
+                  {!s.current && <Button size="sm" variant="danger" className="self-start sm:self-auto" busy={revoke.isPending && revoke.variables === s.id} onClick={() => revoke.mutate(s.id)}>Sign out<span className="sr-only"> {describeUserAgent(s.user_agent)} from {fmtTime(s.created_at)}</span></Button>}
                 </li>
               ))}
             </ul>

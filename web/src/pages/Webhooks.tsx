@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, itemsOf } from '../api';
-import type { Webhook, WebhookDelivery, WebhookEventType, WebhookInput } from '../api/types';
+import type { DeliveryAttempt, Webhook, WebhookDelivery, WebhookEventType, WebhookInput } from '../api/types';
 import { qk } from '../live/cache';
-import { fmtTime } from '../components/format';
+import { fmtRelative, fmtTime } from '../components/format';
 import { useToast } from '../components/toast';
 import { Badge, Button, Card, CopyField, Empty, Field, FormError, JsonBlock, Loading, Modal, PageHeader, QueryView, Select, StatusBadge, Textarea, TextField } from '../components/ui';
 import { fieldErrors, unmatchedErrors } from '../lib/formErrors';
@@ -91,6 +91,27 @@ function WebhookForm({ initial, onDone }: { initial?: Webhook; onDone: (secret?:
   );
 }
 
+function Attempt({ a }: { a: DeliveryAttempt }) {
+  const ok = a.status_code !== null && a.status_code >= 200 && a.status_code < 300;
+  return (
+    <li className="rounded-md bg-slate-50 px-3 py-2 ring-1 ring-slate-200" data-testid="delivery-attempt">
+      <div className="flex flex-wrap items-center gap-x-3 gap-y-1 text-xs text-slate-700">
+        <span className="font-medium">Attempt {a.attempt}</span>
+        <StatusBadge status={ok ? 'succeeded' : 'failed'} label={a.status_code !== null ? `HTTP ${a.status_code}` : 'no answer'} />
+        {a.duration_ms !== null && <span>{a.duration_ms} ms</span>}
+        <span className="text-slate-500">{fmtTime(a.created_at)}</span>
+      </div>
+      {a.error && <p className="mt-1 text-xs text-red-700">{a.error}</p>}
+      {a.response_body && (
+        <details className="mt-1">
+          <summary className="cursor-pointer text-xs text-slate-500">Response</summary>
+          <JsonBlock value={[a.response_headers?.trim(), a.response_body].filter(Boolean).join('\n\n')} />
+        </details>
+      )}
+    </li>
+  );
+}
+
 function Delivery({ d }: { d: WebhookDelivery }) {
   const qc = useQueryClient();
   const toast = useToast();
@@ -102,31 +123,36 @@ function Delivery({ d }: { d: WebhookDelivery }) {
     },
     onError: toast.error,
   });
+  const attempts = d.attempts ?? [];
+  const count = d.attempt_count ?? attempts.length;
   return (
     <li className="py-3" data-testid="delivery-row" data-status={d.status}>
       <div className="flex flex-wrap items-center gap-2 text-sm">
         <StatusBadge status={d.status} />
         <code className="text-xs">{d.event_type}</code>
         <span className="text-slate-500">{fmtTime(d.created_at)}</span>
-        <span className="text-slate-500">· {d.attempts?.length ?? 0} attempt{d.attempts?.length === 1 ? '' : 's'}</span>
-        {d.next_attempt_at && d.status !== 'succeeded' && <span className="text-slate-500">· next {fmtTime(d.next_attempt_at)}</span>}
-        {d.status !== 'succeeded' && <Button size="sm" variant="secondary" className="ml-auto" busy={retry.isPending} onClick={() => retry.mutate()}>Retry</Button>}
+        <span className="text-slate-500">
+          · {count} attempt{count === 1 ? '' : 's'}
+          {d.last_status_code != null && <> · last HTTP {d.last_status_code}</>}
+        </span>
+        {d.status === 'pending' && d.next_attempt_at && <span className="text-slate-500">· next try {fmtRelative(d.next_attempt_at)}</span>}
+        {d.status === 'failed' && (
+          <Button size="sm" variant="secondary" className="ml-auto" busy={retry.isPending} onClick={() => retry.mutate()}>
+            Retry<span className="sr-only"> delivery of {d.event_type} from {fmtTime(d.created_at)}</span>
+          </Button>
+        )}
       </div>
-      {(d.attempts?.length ?? 0) > 0 && (
+      {d.last_error && d.status !== 'succeeded' && <p className="mt-1 text-xs text-red-700">{d.last_error}</p>}
+      {(attempts.length > 0 || d.payload !== undefined) && (
         <details className="mt-1">
-          <summary className="cursor-pointer text-xs text-slate-500">Attempts</summary>
-          <ol className="mt-1 space-y-1 text-xs text-slate-700">
-            {d.attempts.map((a, i) => (
-              <li key={String(a.id ?? i)} className="flex flex-wrap gap-x-3">
-                <span>#{a.attempt ?? i + 1}</span>
-                <span>{a.status_code ?? a.response_status ?? '—'}</span>
-                {a.duration_ms != null && <span>{a.duration_ms} ms</span>}
-                <span className="text-slate-500">{fmtTime(a.created_at ?? a.attempted_at)}</span>
-                {a.error && <span className="text-red-700">{a.error}</span>}
-              </li>
-            ))}
-          </ol>
-          {d.payload !== undefined && <JsonBlock value={d.payload} label="Payload" />}
+          <summary className="cursor-pointer text-xs text-slate-500">Attempts and payload</summary>
+          {attempts.length > 0 && <ol className="mt-2 space-y-1.5" aria-label="Attempts, newest first">{attempts.map((a) => <Attempt key={a.attempt} a={a} />)}</ol>}
+          {d.payload !== undefined && (
+            <div className="mt-2">
+              <p className="mb-1 text-xs font-medium text-slate-600">Payload{d.webhook_message_id && <> · <code>{d.webhook_message_id}</code></>}</p>
+              <JsonBlock value={d.payload} label="Payload" />
+            </div>
+          )}
         </details>
       )}
     </li>
@@ -135,7 +161,12 @@ function Delivery({ d }: { d: WebhookDelivery }) {
 
 function Deliveries({ hook }: { hook: Webhook }) {
   const [status, setStatus] = useState('');
-  const q = useQuery({ queryKey: qk.deliveries(hook.id, status), queryFn: () => api.deliveries(hook.id, { status: status || undefined, limit: 50 }), refetchInterval: 5000 });
+  // Deliveries are not on the live stream: refresh while one is on its way.
+  const q = useQuery({
+    queryKey: qk.deliveries(hook.id, status),
+    queryFn: () => api.deliveries(hook.id, { status: status || undefined, limit: 50 }),
+    refetchInterval: (x) => (x.state.data?.items.some((d) => d.status === 'pending') ? 2000 : 15000),
+  });
   return (
     <div>
       <div className="mb-2 flex items-center justify-between gap-2">
@@ -151,8 +182,8 @@ function Deliveries({ hook }: { hook: Webhook }) {
           )}
         </Field>
       </div>
-      <QueryView q={q} isEmpty={(d) => d.items.length === 0} empty={<p className="text-sm text-slate-500">No deliveries yet. Send a test to see one.</p>}>
-        {(d) => <ul className="divide-y divide-slate-100">{d.items.map((x) => <Delivery key={x.id} d={x} />)}</ul>}
+      <QueryView q={q} loadingLabel="Loading deliveries…" isEmpty={(d) => d.items.length === 0} empty={<p className="text-sm text-slate-500">{status ? `No ${status} deliveries.` : 'No deliveries yet. Send a test to see one.'}</p>}>
+        {(d) => <ul className="divide-y divide-slate-100" aria-label="Deliveries">{d.items.map((x) => <Delivery key={x.id} d={x} />)}</ul>}
       </QueryView>
     </div>
   );
@@ -192,6 +223,9 @@ function WebhookRow({ hook, onEdit, onSecret }: { hook: Webhook; onEdit: () => v
               <StatusBadge status={hook.enabled ? 'enabled' : 'disabled'} />
             </div>
             {hook.description && <p className="mt-1 text-sm text-slate-600">{hook.description}</p>}
+            {!hook.enabled && hook.disabled_reason && <p className="mt-1 text-sm text-amber-800" data-testid="webhook-disabled-reason">Turned off {fmtRelative(hook.disabled_at)}: {hook.disabled_reason}</p>}
+            {hook.enabled && hook.failing_since && <p className="mt-1 text-sm text-amber-800">Deliveries failing since {fmtTime(hook.failing_since)}.</p>}
+            {hook.previous_secret_expires_at && Date.parse(hook.previous_secret_expires_at) > Date.now() && <p className="mt-1 text-xs text-slate-500">The previous secret also signs until {fmtTime(hook.previous_secret_expires_at)}.</p>}
             <div className="mt-2 flex flex-wrap gap-1">{hook.event_types.map((t) => <Badge key={t}>{t}</Badge>)}</div>
           </div>
           <div className="flex flex-wrap gap-2">

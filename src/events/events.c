@@ -75,13 +75,15 @@ void tc_change_clear(tc_change *ch)
 {
     json_decref(ch->row);
     json_decref(ch->webhook_data);
+    free(ch->payload);
     memset(ch, 0, sizeof(*ch));
 }
 
 static tc_status stream_insert(tc_db_conn *c, tc_change *ch, tc_err *err)
 {
-    char *payload = json_dumps(ch->row, JSON_COMPACT);
-    const tc_dbv p[] = {TC_DBV_STR(ch->user_id), TC_DBV_STR(ch->kind), TC_DBV_STR(payload),
+    if (!ch->payload)
+        ch->payload = json_dumps(ch->row, JSON_COMPACT);
+    const tc_dbv p[] = {TC_DBV_STR(ch->user_id), TC_DBV_STR(ch->kind), TC_DBV_STR(ch->payload),
                         TC_DBV_I64(tc_now_ms())};
     tc_db_rows *r = NULL;
     tc_status st = tc_db_query(c,
@@ -91,7 +93,6 @@ static tc_status stream_insert(tc_db_conn *c, tc_change *ch, tc_err *err)
     if (st == TC_OK && tc_db_rows_next(r))
         ch->stream_id = tc_db_rows_int(r, 0);
     tc_db_rows_free(r);
-    free(payload);
     return st;
 }
 
@@ -124,9 +125,9 @@ void tc_events_publish(tc_events *ev, const tc_change *ch)
     }
     pthread_rwlock_unlock(&ev->lock);
     if (publish) {
-        char *data = json_dumps(ch->row, JSON_COMPACT);
-        publish(pctx, ch->user_id, ch->stream_id, ch->kind, data);
-        free(data);
+        char *own = ch->payload ? NULL : json_dumps(ch->row, JSON_COMPACT);
+        publish(pctx, ch->user_id, ch->stream_id, ch->kind, own ? own : ch->payload);
+        free(own);
     }
     for (int i = 0; i < n; i++)
         fns[i](ctxs[i], ch->user_id, ch->kind, ch->row);

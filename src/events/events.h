@@ -54,6 +54,9 @@ typedef struct tc_change {
     const char *webhook_type;  /* "job.succeeded", ... or NULL for none */
     json_t *webhook_data;      /* owned; NULL = the row */
     int64_t stream_id;         /* set by tc_events_record */
+    char *payload;             /* JSON text of row, written by tc_events_record and
+                                  reused by tc_events_publish (owned; do not change
+                                  row between the two) */
 } tc_change;
 
 /* Takes ownership of row. */

@@ -26,12 +26,25 @@
 #define LEASE_TICK_MS 1000
 #define STALE_BATCH 256
 
+/* A worker's hand-off state (q_mu): BUSY (not waiting), IDLE (on the idle
+ * stack, waiting for a kick or a job), RESERVED (taken off the stack by an
+ * enqueue that is writing a job already claimed for this worker), HANDED
+ * (that job is committed: run it), WOKEN (look at the queue). */
+enum { W_BUSY, W_IDLE, W_RESERVED, W_HANDED, W_WOKEN };
+
 typedef struct slot {
     char job_id[37];         /* "" = idle (run_mu) */
     atomic_bool abort;
     int64_t last_progress_ns;
     struct tc_exec *x;
     char user_id[37];
+    int index;
+    char worker_id[64];
+    /* q_mu */
+    int state;
+    pthread_cond_t cv;
+    tc_repo_job_claim handoff; /* W_HANDED: the claimed job (owned) */
+    json_t *handoff_tool;      /* and its tool document (owned) */
 } slot;
 
 struct tc_exec {
@@ -39,10 +52,12 @@ struct tc_exec {
     tc_waiters *waiters;
     tc_rate_table *rate;
     tc_jsonschema_cache *schemas;
+    tc_tool_cache *tools;
     char instance[40];       /* worker ids are "<instance>/<n>" */
     pthread_mutex_t q_mu;
-    pthread_cond_t q_cv;
-    int64_t kicks;
+    int64_t kicks;           /* wake-ups no idle worker took yet */
+    int *idle;               /* stack of idle worker indexes (q_mu) */
+    int nidle;
     atomic_bool stop;
     pthread_mutex_t run_mu;
     slot *slots;
@@ -61,6 +76,7 @@ struct tc_exec_job {
     char tool[65];
     char connection_id[37];
     json_t *arguments;
+    json_t *tooljs;          /* the tool document from prepare (handed to the worker) */
     int64_t timeout_ms;
 };
 
@@ -116,29 +132,106 @@ static void commit_or_rollback(tc_db_conn *c, tc_status *st, tc_err *err)
 
 /* ---- waking workers ------------------------------------------------------ */
 
+/* Wakes one idle worker to look at the queue, or leaves a kick for the
+ * next worker that would go idle. */
 void tc_exec_notify(tc_exec *x)
 {
     pthread_mutex_lock(&x->q_mu);
-    x->kicks++;
-    pthread_cond_signal(&x->q_cv);
+    if (x->nidle > 0) {
+        slot *s = &x->slots[x->idle[--x->nidle]];
+        s->state = W_WOKEN;
+        pthread_cond_signal(&s->cv);
+    } else {
+        x->kicks++;
+    }
     pthread_mutex_unlock(&x->q_mu);
 }
 
-/* Waits for a kick or the poll interval. */
-static void idle_wait(tc_exec *x)
+/* Takes an idle worker for a job the caller claims for it (NULL: none is
+ * idle). The caller must end the reservation with handoff_give or
+ * handoff_cancel. */
+static slot *handoff_reserve(tc_exec *x)
+{
+    slot *s = NULL;
+    pthread_mutex_lock(&x->q_mu);
+    if (x->nidle > 0 && !atomic_load(&x->stop)) {
+        s = &x->slots[x->idle[--x->nidle]];
+        s->state = W_RESERVED;
+    }
+    pthread_mutex_unlock(&x->q_mu);
+    return s;
+}
+
+/* The claimed job is committed: the reserved worker runs it (takes j and
+ * tool). */
+static void handoff_give(tc_exec *x, slot *s, tc_repo_job_claim *j, json_t *tool)
+{
+    pthread_mutex_lock(&x->q_mu);
+    s->handoff = *j;
+    s->handoff_tool = tool;
+    s->state = W_HANDED;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&x->q_mu);
+    memset(j, 0, sizeof(*j));
+}
+
+static void handoff_cancel(tc_exec *x, slot *s)
+{
+    pthread_mutex_lock(&x->q_mu);
+    s->state = W_WOKEN;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&x->q_mu);
+}
+
+/* Waits for a kick, a handed job or the poll interval. true = a job was
+ * handed over (*j, *tool filled); false = look at the queue. A reserved
+ * worker waits for its job even past the poll interval or at stop (the
+ * enqueue holding the reservation always ends it). */
+static bool idle_wait(tc_exec *x, slot *s, tc_repo_job_claim *j, json_t **tool)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t until = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + x->o.poll_ms * 1000000;
     ts.tv_sec = until / 1000000000;
     ts.tv_nsec = until % 1000000000;
+    bool handed = false;
     pthread_mutex_lock(&x->q_mu);
-    while (!atomic_load(&x->stop) && x->kicks == 0)
-        if (pthread_cond_timedwait(&x->q_cv, &x->q_mu, &ts) != 0)
+    if (x->kicks > 0 || atomic_load(&x->stop)) {
+        if (x->kicks > 0)
+            x->kicks--;
+        pthread_mutex_unlock(&x->q_mu);
+        return false;
+    }
+    s->state = W_IDLE;
+    x->idle[x->nidle++] = s->index;
+    bool timed_out = false;
+    for (;;) {
+        if (s->state == W_HANDED) {
+            *j = s->handoff;
+            *tool = s->handoff_tool;
+            memset(&s->handoff, 0, sizeof(s->handoff));
+            s->handoff_tool = NULL;
+            handed = true;
             break;
-    if (x->kicks > 0)
-        x->kicks--;
+        }
+        if (s->state == W_WOKEN)
+            break;
+        if (s->state == W_IDLE && (timed_out || atomic_load(&x->stop))) {
+            for (int i = 0; i < x->nidle; i++) /* leave the idle stack */
+                if (x->idle[i] == s->index) {
+                    x->idle[i] = x->idle[--x->nidle];
+                    break;
+                }
+            break;
+        }
+        if (s->state == W_IDLE)
+            timed_out = pthread_cond_timedwait(&s->cv, &x->q_mu, &ts) != 0;
+        else
+            pthread_cond_wait(&s->cv, &x->q_mu);
+    }
+    s->state = W_BUSY;
     pthread_mutex_unlock(&x->q_mu);
+    return handed;
 }
 
 /* ---- prepare / enqueue ----------------------------------------------------- */
@@ -148,6 +241,7 @@ void tc_exec_job_free(tc_exec_job *j)
     if (!j)
         return;
     json_decref(j->arguments);
+    json_decref(j->tooljs);
     free(j);
 }
 
@@ -156,11 +250,11 @@ const char *tc_exec_job_id(const tc_exec_job *j)
     return j->id;
 }
 
-static tc_status pick_connection(tc_db_conn *c, const char *user, const tc_repo_connector *rc,
+static tc_status pick_connection(tc_db_conn *c, const char *user, const char *connector_id,
                                  const char *slug, const char *id, tc_exec_job *j, tc_err *err)
 {
     if (!id || !*id) {
-        tc_status st = tc_repo_job_default_connection(c, user, rc->id, j->connection_id, err);
+        tc_status st = tc_repo_job_default_connection(c, user, connector_id, j->connection_id, err);
         if (st == TC_NOT_FOUND)
             return tc_failc(err, TC_CONFLICT, "no_connection", "connection_id",
                             "you have no active connection to %s: connect an account first "
@@ -173,7 +267,7 @@ static tc_status pick_connection(tc_db_conn *c, const char *user, const tc_repo_
         return tc_failc(err, TC_CONFLICT, "no_connection", "connection_id",
                         "there is no connection %s: create one with POST /api/connections "
                         "and pass its id as connection_id", id);
-    if (st == TC_OK && strcmp(conn.connector_id, rc->id))
+    if (st == TC_OK && strcmp(conn.connector_id, connector_id))
         st = tc_failc(err, TC_CONFLICT, "connection_mismatch", "connection_id",
                       "connection %s belongs to %s, not %s: pass a connection to %s", id,
                       conn.connector_slug, slug, slug);
@@ -212,31 +306,68 @@ static tc_status validate_args(tc_exec *x, const json_t *tool, const json_t *arg
                     first ? first : "");
 }
 
+/* The tool document of a connector at its current version: one indexed
+ * row read for the version (skipped when the caller has it), the document
+ * itself from the cache, read and parsed only when the tool changed. */
+static tc_status tool_get(tc_exec *x, tc_db_conn *c, const char *connector_id, const char *name,
+                          const char *tool_id, int64_t updated_at, json_t **out, tc_err *err)
+{
+    char id[37];
+    if (!tool_id) {
+        tc_status st = tc_repo_job_tool_version(c, connector_id, name, id, &updated_at, err);
+        if (st != TC_OK)
+            return st;
+        tool_id = id;
+    }
+    *out = tc_tool_cache_get(x->tools, tool_id, updated_at);
+    if (*out)
+        return TC_OK;
+    tc_status st = tc_repo_connector_tool(c, connector_id, name, out, err);
+    if (st == TC_OK)
+        tc_tool_cache_put(x->tools, *out);
+    return st;
+}
+
+/* Connector (without its definition) and tool, or TC_NOT_FOUND naming the
+ * field (slug for a missing connector, tool for a missing tool). */
+static tc_status target_get(tc_exec *x, tc_db_conn *c, const char *user, const char *slug,
+                            const char *tool, char connector_id[37], json_t **tooljs,
+                            tc_err *err)
+{
+    tc_repo_job_target t;
+    tc_status st = tc_repo_job_target_get(c, user, slug, tool, &t, err);
+    if (st != TC_OK)
+        return st;
+    memcpy(connector_id, t.connector_id, 37);
+    if (!t.tool_id[0])
+        return tc_failf(err, TC_NOT_FOUND, "tool", "connector \"%s\" has no tool \"%s\"", slug, tool);
+    st = tool_get(x, c, t.connector_id, tool, t.tool_id, t.tool_updated_at, tooljs, err);
+    if (st == TC_NOT_FOUND) /* deleted between the two reads */
+        st = tc_failf(err, TC_NOT_FOUND, "tool", "connector \"%s\" has no tool \"%s\"", slug, tool);
+    return st;
+}
+
 static tc_status lookup(tc_exec *x, tc_db_conn *c, const char *user, const char *slug,
                         const char *tool, const char *conn_id, tc_exec_job *j, json_t **tooljs,
                         tc_err *err)
 {
-    tc_repo_connector rc;
-    tc_status st = tc_repo_connector_get(c, user, slug, &rc, err);
-    if (st == TC_NOT_FOUND)
+    char connector_id[37];
+    tc_status st = target_get(x, c, user, slug, tool, connector_id, tooljs, err);
+    if (st == TC_NOT_FOUND && !strcmp(err->field, "slug"))
         return tc_failf(err, TC_NOT_FOUND, "connector", "no connector \"%s\"", slug);
     if (st != TC_OK)
         return st;
-    st = tc_repo_connector_tool(c, rc.id, tool, tooljs, err);
-    if (st == TC_NOT_FOUND)
-        st = tc_failf(err, TC_NOT_FOUND, "tool", "connector \"%s\" has no tool \"%s\"", slug, tool);
     const char *source = json_string_value(json_object_get(*tooljs, "source"));
-    if (st == TC_OK && !tc_executor_find(source))
+    if (!tc_executor_find(source))
         st = tc_failc(err, TC_CONFLICT, "executor_unavailable", "tool",
                       "tools of type \"%s\" can't run on this server yet", source ? source : "?");
     if (st == TC_OK)
-        st = pick_connection(c, user, &rc, slug, conn_id, j, err);
+        st = pick_connection(c, user, connector_id, slug, conn_id, j, err);
     if (st == TC_OK) {
-        snprintf(j->connector_id, sizeof(j->connector_id), "%s", rc.id);
+        memcpy(j->connector_id, connector_id, 37);
         json_int_t to = json_integer_value(json_object_get(*tooljs, "timeout_ms"));
         j->timeout_ms = to > 0 ? to : x->o.default_timeout_ms;
     }
-    tc_repo_connector_clear(&rc);
     return st;
 }
 
@@ -260,7 +391,7 @@ tc_status tc_exec_prepare(tc_exec *x, const char *user_id, const char *connector
     tc_db_release(c);
     if (st == TC_OK)
         st = validate_args(x, tooljs, j->arguments, details, err);
-    json_decref(tooljs);
+    j->tooljs = tooljs;
     if (st != TC_OK) {
         tc_exec_job_free(j);
         return st;
@@ -288,6 +419,30 @@ static tc_status insert_job(tc_exec *x, tc_db_conn *c, const tc_repo_job_new *n,
     return st;
 }
 
+/* queued -> running for worker_id + "started" event + changes, inside the
+ * caller's transaction: the oldest queued job (id NULL; TC_DECLINED when
+ * there is none) or the given one. */
+static tc_status claim_tx(tc_exec *x, tc_db_conn *c, const char *worker_id, const char *id,
+                          const json_t *arguments, int64_t now, tc_repo_job_claim *j,
+                          changes *cs, tc_err *err)
+{
+    json_t *row = NULL;
+    tc_status st = id ? tc_repo_job_claim_id(c, id, worker_id, now, arguments, j, &row, err)
+                      : tc_repo_job_claim_next(c, worker_id, now, j, &row, err);
+    if (st == TC_OK)
+        st = record(x, c, cs, j->user_id, "job", row, NULL, err);
+    if (st == TC_OK)
+        st = add_event(x, c, cs, j->user_id, j->id, "info", "started",
+                       json_pack("{s:s}", "worker", worker_id), now, err);
+    if (st != TC_OK && st != TC_DECLINED)
+        tc_repo_job_claim_clear(j);
+    return st;
+}
+
+/* A synchronous call with a worker idle: the job is inserted and claimed for
+ * that worker in one transaction (queued and running both written, with
+ * their events and timestamps), then handed to it directly: one
+ * transaction and one queue scan less than enqueue + claim. */
 tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, json_t **row,
                           tc_err *err)
 {
@@ -299,24 +454,40 @@ tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, 
                          .tool = j->tool,
                          .connection_id = j->connection_id[0] ? j->connection_id : NULL,
                          .arguments = args,
+                         .arguments_json = j->arguments,
                          .timeout_ms = j->timeout_ms};
     if (wait)
         tc_waiters_add(x->waiters, j->id, wait);
+    slot *w = wait ? handoff_reserve(x) : NULL;
+    tc_repo_job_claim claimed;
+    memset(&claimed, 0, sizeof(claimed));
     changes cs = {.n = 0};
     json_t *job = NULL;
     tc_db_conn *c = tc_db_acquire(x->o.db);
     tc_status st = tc_db_begin(c, err);
     if (st == TC_OK) {
         st = insert_job(x, c, &n, &cs, &job, err);
+        if (st == TC_OK && w)
+            st = claim_tx(x, c, w->worker_id, j->id, j->arguments, tc_now_ms(), &claimed, &cs,
+                          err);
         commit_or_rollback(c, &st, err);
     }
     tc_db_release(c);
     if (st == TC_OK) {
         atomic_fetch_add(&x->n_enqueued, 1);
         publish(x, &cs);
-        tc_exec_notify(x);
-    } else if (wait) {
-        tc_waiters_drop(x->waiters, j->id);
+        if (w) {
+            handoff_give(x, w, &claimed, j->tooljs);
+            j->tooljs = NULL;
+        } else {
+            tc_exec_notify(x);
+        }
+    } else {
+        tc_repo_job_claim_clear(&claimed);
+        if (w)
+            handoff_cancel(x, w);
+        if (wait)
+            tc_waiters_drop(x->waiters, j->id);
     }
     changes_clear(&cs);
     free(args);
@@ -331,12 +502,11 @@ tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, 
 tc_status tc_exec_enqueue_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_scheduled *s,
                                 char job_id[37], tc_err *err)
 {
-    tc_repo_connector rc;
+    char connector_id[37] = "";
     json_t *tooljs = NULL, *details = NULL;
-    tc_status st = tc_repo_connector_get(c, s->user_id, s->connector, &rc, err);
-    if (st != TC_OK)
+    tc_status st = target_get(x, c, s->user_id, s->connector, s->tool, connector_id, &tooljs, err);
+    if (st == TC_NOT_FOUND && !strcmp(err->field, "slug"))
         return st;
-    st = tc_repo_connector_tool(c, rc.id, s->tool, &tooljs, err);
     json_t *args = s->arguments ? json_incref((json_t *)s->arguments) : json_object();
     if (st == TC_OK)
         st = validate_args(x, tooljs, args, &details, err);
@@ -346,11 +516,12 @@ tc_status tc_exec_enqueue_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_schedul
     tc_uuid(job_id);
     tc_repo_job_new n = {.id = job_id,
                          .user_id = s->user_id,
-                         .connector_id = rc.id,
+                         .connector_id = connector_id,
                          .connector = s->connector,
                          .tool = s->tool,
                          .connection_id = s->connection_id,
                          .arguments = text,
+                         .arguments_json = args,
                          .timeout_ms = to > 0 ? to : x->o.default_timeout_ms,
                          .schedule_id = s->schedule_id,
                          .scheduled_for = s->scheduled_for};
@@ -365,7 +536,6 @@ tc_status tc_exec_enqueue_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_schedul
     free(text);
     json_decref(args);
     json_decref(tooljs);
-    tc_repo_connector_clear(&rc);
     return st;
 }
 
@@ -423,7 +593,10 @@ static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j
     char *result = o->result ? json_dumps(o->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     char *error = o->error ? json_dumps(o->error, JSON_COMPACT) : NULL;
     json_t *row = NULL;
-    tc_status st = tc_repo_job_finish(c, j->id, o->status, result, error, now, &row, err);
+    tc_repo_job_end e = {.id = j->id, .status = o->status, .result = result, .error = error,
+                         .arguments_json = j->arguments, .result_json = o->result,
+                         .error_json = o->error};
+    tc_status st = tc_repo_job_finish_known(c, &e, now, &row, err);
     free(result);
     free(error);
     if (st == TC_OK)
@@ -515,8 +688,8 @@ static json_t *error_json(const tc_err *err, const char *code, long upstream_sta
 }
 
 /* Loads what the run needs: the tool and the decrypted credential. */
-static tc_status load_run(tc_exec *x, const tc_repo_job_claim *j, json_t **tool,
-                          tc_credential *cred, tc_err *err)
+static tc_status load_run(tc_exec *x, const tc_repo_job_claim *j, json_t *handed_tool,
+                          json_t **tool, tc_credential *cred, tc_err *err)
 {
     if (!j->connector_id[0])
         return tc_failc(err, TC_CONFLICT, "connector_deleted", "connector",
@@ -524,16 +697,21 @@ static tc_status load_run(tc_exec *x, const tc_repo_job_claim *j, json_t **tool,
     if (!j->connection_id[0])
         return tc_failc(err, TC_CONFLICT, "no_connection", "connection_id",
                         "the job has no connection (it was deleted): connect an account again");
-    tc_db_conn *c = tc_db_acquire(x->o.db);
-    tc_status st = tc_repo_connector_tool(c, j->connector_id, j->tool, tool, err);
-    tc_db_release(c);
+    tc_status st = TC_OK;
+    if (handed_tool) { /* read by the enqueue in this same call */
+        *tool = json_incref(handed_tool);
+    } else {
+        tc_db_conn *c = tc_db_acquire(x->o.db);
+        st = tool_get(x, c, j->connector_id, j->tool, NULL, 0, tool, err);
+        tc_db_release(c);
+    }
     if (st == TC_OK)
         st = tc_connection_credential(x->o.connections, j->user_id, j->connection_id, cred, err);
     return st;
 }
 
 static void run_executor(tc_exec *x, slot *s, void **states, const tc_repo_job_claim *j,
-                         outcome *o)
+                         json_t *handed_tool, outcome *o)
 {
     json_t *tool = NULL;
     tc_credential cred;
@@ -541,7 +719,7 @@ static void run_executor(tc_exec *x, slot *s, void **states, const tc_repo_job_c
     tc_err err;
     tc_err_clear(&err);
     int64_t t0 = tc_mono_ns();
-    tc_status st = load_run(x, j, &tool, &cred, &err);
+    tc_status st = load_run(x, j, handed_tool, &tool, &cred, &err);
     const char *source = json_string_value(json_object_get(tool, "source"));
     const tc_executor *ex = tc_executor_find(source);
     if (st == TC_OK && !ex)
@@ -607,17 +785,17 @@ static void run_executor(tc_exec *x, slot *s, void **states, const tc_repo_job_c
 static tc_status claim(tc_exec *x, const char *worker_id, tc_repo_job_claim *j, tc_err *err)
 {
     changes cs = {.n = 0};
-    json_t *row = NULL;
-    int64_t now = tc_now_ms();
+    memset(j, 0, sizeof(*j));
     tc_db_conn *c = tc_db_acquire(x->o.db);
-    tc_status st = tc_db_begin(c, err);
+    bool any = true;
+    tc_status st = tc_repo_jobs_queued_any(c, &any, err);
+    if (st == TC_OK && !any) {
+        tc_db_release(c);
+        return TC_DECLINED;
+    }
+    st = tc_db_begin(c, err);
     if (st == TC_OK)
-        st = tc_repo_job_claim_next(c, worker_id, now, j, &row, err);
-    if (st == TC_OK)
-        st = record(x, c, &cs, j->user_id, "job", row, NULL, err);
-    if (st == TC_OK)
-        st = add_event(x, c, &cs, j->user_id, j->id, "info", "started",
-                       json_pack("{s:s}", "worker", worker_id), now, err);
+        st = claim_tx(x, c, worker_id, NULL, NULL, tc_now_ms(), j, &cs, err);
     commit_or_rollback(c, &st, err);
     tc_db_release(c);
     if (st == TC_OK)
@@ -648,29 +826,35 @@ static void *worker_main(void *arg)
     worker_arg *wa = arg;
     tc_exec *x = wa->x;
     slot *s = &x->slots[wa->index];
-    char worker_id[64];
-    snprintf(worker_id, sizeof(worker_id), "%s/%d", x->instance, wa->index);
+    const char *worker_id = s->worker_id;
     free(wa);
     void **states = tc_calloc(tc_nexecutors + 1, sizeof(void *));
     for (size_t i = 0; i < tc_nexecutors; i++)
         states[i] = tc_calloc(1, tc_executors[i]->state_size ? tc_executors[i]->state_size : 1);
-    while (!atomic_load(&x->stop)) {
-        tc_repo_job_claim j;
-        tc_err err;
-        tc_err_clear(&err);
-        tc_status st = claim(x, worker_id, &j, &err);
-        if (st != TC_OK) {
-            if (st != TC_DECLINED)
-                tc_log(TC_LOG_WARN, "job claim failed", "worker", worker_id, "error", err.message, NULL);
-            idle_wait(x);
-            continue;
+    tc_repo_job_claim j;
+    json_t *tool = NULL;
+    bool handed = false; /* a handed job is committed running: run it even at stop */
+    while (handed || !atomic_load(&x->stop)) {
+        if (!handed) {
+            tc_err err;
+            tc_err_clear(&err);
+            tc_status st = claim(x, worker_id, &j, &err);
+            if (st != TC_OK) {
+                if (st != TC_DECLINED)
+                    tc_log(TC_LOG_WARN, "job claim failed", "worker", worker_id, "error", err.message, NULL);
+                handed = idle_wait(x, s, &j, &tool);
+                continue;
+            }
         }
+        handed = false;
         slot_set(x, s, &j);
         outcome o = {.status = "failed"};
-        run_executor(x, s, states, &j, &o);
+        run_executor(x, s, states, &j, tool, &o);
         slot_set(x, s, NULL);
         json_decref(o.result);
         json_decref(o.error);
+        json_decref(tool);
+        tool = NULL;
         tc_repo_job_claim_clear(&j);
     }
     for (size_t i = 0; i < tc_nexecutors; i++) {
@@ -855,12 +1039,8 @@ tc_status tc_exec_new(const tc_exec_options *o, tc_exec **out, tc_err *err)
     x->waiters = tc_waiters_new();
     x->rate = tc_rate_table_new();
     x->schemas = tc_jsonschema_cache_new(0);
+    x->tools = tc_tool_cache_new();
     pthread_mutex_init(&x->q_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&x->q_cv, &ca);
-    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&x->run_mu, NULL);
     tc_events_add_observer(o->events, on_change, x);
     bool pg = tc_db_kind_of(o->db) == TC_DB_POSTGRES;
@@ -868,8 +1048,19 @@ tc_status tc_exec_new(const tc_exec_options *o, tc_exec **out, tc_err *err)
     x->nthreads = o->workers;
     x->slots = tc_calloc((size_t)o->workers, sizeof(slot));
     x->threads = tc_calloc((size_t)o->workers, sizeof(pthread_t));
+    x->idle = tc_calloc((size_t)o->workers, sizeof(int));
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     for (int i = 0; i < o->workers; i++) {
-        x->slots[i].x = x;
+        slot *s = &x->slots[i];
+        s->x = x;
+        s->index = i;
+        snprintf(s->worker_id, sizeof(s->worker_id), "%s/%d", x->instance, i);
+        pthread_cond_init(&s->cv, &ca);
+    }
+    pthread_condattr_destroy(&ca);
+    for (int i = 0; i < o->workers; i++) {
         worker_arg *wa = tc_calloc(1, sizeof(*wa));
         wa->x = x;
         wa->index = i;
@@ -898,7 +1089,8 @@ void tc_exec_free(tc_exec *x, int grace_ms)
         return;
     atomic_store(&x->stop, true);
     pthread_mutex_lock(&x->q_mu);
-    pthread_cond_broadcast(&x->q_cv);
+    for (int i = 0; i < x->nthreads; i++)
+        pthread_cond_signal(&x->slots[i].cv);
     pthread_mutex_unlock(&x->q_mu);
     int64_t end = tc_mono_ns() + (int64_t)grace_ms * 1000000;
     while (running_count(x) > 0 && tc_mono_ns() < end) {
@@ -916,11 +1108,14 @@ void tc_exec_free(tc_exec *x, int grace_ms)
     tc_waiters_free(x->waiters);
     tc_rate_table_free(x->rate);
     tc_jsonschema_cache_free(x->schemas);
-    pthread_cond_destroy(&x->q_cv);
+    tc_tool_cache_free(x->tools);
+    for (int i = 0; i < x->nthreads; i++)
+        pthread_cond_destroy(&x->slots[i].cv);
     pthread_mutex_destroy(&x->q_mu);
     pthread_mutex_destroy(&x->run_mu);
     free(x->slots);
     free(x->threads);
+    free(x->idle);
     free(x);
 }
 

@@ -60,6 +60,16 @@ void tc_rate_table_free(tc_rate_table *t);
 tc_status tc_rate_admit2(tc_rate_table *t, const char *k1, int64_t lim1, const char *k2,
                          int64_t lim2, int64_t now_ms, tc_exec_rate *info);
 
+/* ---- tool documents by version (toolcache.c) --------------------------- */
+typedef struct tc_tool_cache tc_tool_cache;
+tc_tool_cache *tc_tool_cache_new(void);
+void tc_tool_cache_free(tc_tool_cache *t);
+/* The cached document of tool id at exactly updated_at (new reference), or
+ * NULL. */
+json_t *tc_tool_cache_get(tc_tool_cache *t, const char *id, int64_t updated_at);
+/* Keeps tool under its own "id" and "updated_at" (replaces that slot). */
+void tc_tool_cache_put(tc_tool_cache *t, json_t *tool);
+
 /* ---- waiters (wait.c) ---------------------------------------------------- */
 typedef struct tc_waiters tc_waiters;
 tc_waiters *tc_waiters_new(void);

@@ -39,9 +39,45 @@ static json_t *job_row(tc_db_rows *r)
     return o;
 }
 
+/* The JSON columns a writer already holds as values: rendered from them
+ * (new references to the same values) instead of parsing the stored text
+ * back. NULL members are read from the row. */
+typedef struct known_json {
+    const json_t *arguments, *result, *error;
+} known_json;
+
+static const tc_col job_cols_known[] = {
+    {"id", TC_COL_TEXT},          {"connector", TC_COL_TEXT},    {"tool", TC_COL_TEXT},
+    {"connection_id", TC_COL_TEXT}, {"status", TC_COL_TEXT},     {"arguments", TC_COL_SKIP},
+    {"result", TC_COL_SKIP},      {"error", TC_COL_SKIP},        {"queued_at", TC_COL_TIME},
+    {"started_at", TC_COL_TIME},  {"finished_at", TC_COL_TIME},  {"schedule_id", TC_COL_TEXT},
+    {"scheduled_for", TC_COL_TIME}, {"timeout_ms", TC_COL_INT},  {"progress", TC_COL_SKIP},
+    {"progress_total", TC_COL_SKIP}, {"progress_message", TC_COL_TEXT},
+};
+
+static json_t *json_col(tc_db_rows *r, int col, const json_t *known)
+{
+    if (known)
+        return json_incref((json_t *)known);
+    const char *t = tc_db_rows_text(r, col);
+    json_t *v = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+    return v ? v : json_null();
+}
+
+static json_t *job_row_known(tc_db_rows *r, const known_json *k)
+{
+    json_t *o = tc_db_row_json(r, job_cols_known, NP(job_cols_known));
+    json_object_set_new(o, "arguments", json_col(r, 5, k->arguments));
+    json_object_set_new(o, "result", json_col(r, 6, k->result));
+    json_object_set_new(o, "error", json_col(r, 7, k->error));
+    json_object_set_new(o, "progress", real_or_null(r, 14));
+    json_object_set_new(o, "progress_total", real_or_null(r, 15));
+    return o;
+}
+
 /* Runs a statement returning at most one job row. TC_DECLINED: no row. */
-static tc_status one_job(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t n, json_t **row,
-                         tc_err *err)
+static tc_status one_job_known(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t n,
+                               const known_json *k, json_t **row, tc_err *err)
 {
     tc_db_rows *r = NULL;
     tc_status st = tc_db_query(c, sql, p, n, &r, err);
@@ -49,12 +85,18 @@ static tc_status one_job(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t
         return st;
     if (tc_db_rows_next(r)) {
         if (row)
-            *row = job_row(r);
+            *row = k ? job_row_known(r, k) : job_row(r);
     } else {
         st = TC_DECLINED;
     }
     tc_db_rows_free(r);
     return st;
+}
+
+static tc_status one_job(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t n, json_t **row,
+                         tc_err *err)
+{
+    return one_job_known(c, sql, p, n, NULL, row, err);
 }
 
 tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t now, json_t **row,
@@ -73,13 +115,15 @@ tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t no
         n->schedule_id ? TC_DBV_I64(n->scheduled_for) : TC_DBV_NULLV,
         TC_DBV_I64(now),
     };
-    tc_status st = one_job(c,
+    const known_json k = {.arguments = n->arguments_json, .result = json_null(),
+                          .error = json_null()};
+    tc_status st = one_job_known(c,
                            "INSERT INTO pipeline_jobs (id, user_id, connector_id, connector, tool, "
                            "connection_id, arguments, timeout_ms, schedule_id, scheduled_for, "
                            "queued_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
                            "$8, $9, $10, $11, $11, $11) "
                            "ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING " JOB_COLS,
-                           p, NP(p), row, err);
+                           p, NP(p), &k, row, err);
     if (st == TC_DECLINED)
         return tc_failf(err, TC_CONFLICT, "scheduled_for", "a job for this due time exists already");
     return st;
@@ -107,14 +151,20 @@ static const char claim_pg[] =
     "WHERE status = 'queued' ORDER BY queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
     "RETURNING " JOB_COLS ", user_id, connector_id";
 
-tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t now,
-                                 tc_repo_job_claim *out, json_t **row, tc_err *err)
+static const char claim_id_sql[] =
+    "UPDATE pipeline_jobs SET status = 'running', started_at = $1, claimed_at = $1, "
+    "worker_id = $2, updated_at = $1 WHERE id = $3 AND status = 'queued' "
+    "RETURNING " JOB_COLS ", user_id, connector_id";
+
+/* Runs a claim statement and fills out and *row from its one row
+ * (arguments: the caller's value, or parsed once from the row). */
+static tc_status claim_run(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t np,
+                           int64_t now, const json_t *arguments, tc_repo_job_claim *out,
+                           json_t **row, tc_err *err)
 {
     memset(out, 0, sizeof(*out));
-    const tc_dbv p[] = {TC_DBV_I64(now), TC_DBV_STR(worker_id)};
-    const char *sql = tc_db_conn_kind(c) == TC_DB_POSTGRES ? claim_pg : claim_sqlite;
     tc_db_rows *r = NULL;
-    tc_status st = tc_db_query(c, sql, p, NP(p), &r, err);
+    tc_status st = tc_db_query(c, sql, p, np, &r, err);
     if (st != TC_OK)
         return st;
     if (!tc_db_rows_next(r)) {
@@ -125,29 +175,61 @@ tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t n
     copy_text(out->connector, sizeof(out->connector), tc_db_rows_text(r, 1));
     copy_text(out->tool, sizeof(out->tool), tc_db_rows_text(r, 2));
     copy_text(out->connection_id, sizeof(out->connection_id), tc_db_rows_text(r, 3));
-    out->arguments = json_loads(tc_db_rows_text(r, 5), 0, NULL);
+    out->arguments = arguments ? json_incref((json_t *)arguments)
+                               : json_loads(tc_db_rows_text(r, 5), 0, NULL);
     if (!out->arguments)
         out->arguments = json_object();
+    const known_json k = {.arguments = out->arguments};
     out->timeout_ms = tc_db_rows_int(r, 13);
     out->started_at = now;
     copy_text(out->user_id, sizeof(out->user_id), tc_db_rows_text(r, JOB_NCOLS));
     copy_text(out->connector_id, sizeof(out->connector_id), tc_db_rows_text(r, JOB_NCOLS + 1));
-    *row = job_row(r);
+    *row = job_row_known(r, &k);
     tc_db_rows_free(r);
     return TC_OK;
+}
+
+tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t now,
+                                 tc_repo_job_claim *out, json_t **row, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_I64(now), TC_DBV_STR(worker_id)};
+    const char *sql = tc_db_conn_kind(c) == TC_DB_POSTGRES ? claim_pg : claim_sqlite;
+    return claim_run(c, sql, p, NP(p), now, NULL, out, row, err);
+}
+
+tc_status tc_repo_job_claim_id(tc_db_conn *c, const char *id, const char *worker_id, int64_t now,
+                               const json_t *arguments, tc_repo_job_claim *out, json_t **row,
+                               tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_I64(now), TC_DBV_STR(worker_id), TC_DBV_STR(id)};
+    tc_status st = claim_run(c, claim_id_sql, p, NP(p), now, arguments, out, row, err);
+    if (st == TC_DECLINED)
+        return tc_failf(err, TC_CONFLICT, "id", "the job is not queued");
+    return st;
 }
 
 tc_status tc_repo_job_finish(tc_db_conn *c, const char *id, const char *status,
                              const char *result, const char *error, int64_t now, json_t **row,
                              tc_err *err)
 {
-    const tc_dbv p[] = {TC_DBV_STR(id), TC_DBV_STR(status), TC_DBV_STR(result),
-                        TC_DBV_STR(error), TC_DBV_I64(now)};
-    tc_status st = one_job(c,
+    return tc_repo_job_finish_known(c, &(tc_repo_job_end){.id = id, .status = status,
+                                                          .result = result, .error = error},
+                                    now, row, err);
+}
+
+tc_status tc_repo_job_finish_known(tc_db_conn *c, const tc_repo_job_end *e, int64_t now,
+                                   json_t **row, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(e->id), TC_DBV_STR(e->status), TC_DBV_STR(e->result),
+                        TC_DBV_STR(e->error), TC_DBV_I64(now)};
+    const known_json k = {.arguments = e->arguments_json,
+                          .result = e->result ? e->result_json : json_null(),
+                          .error = e->error ? e->error_json : json_null()};
+    tc_status st = one_job_known(c,
                            "UPDATE pipeline_jobs SET status = $2, result = $3, error = $4, "
                            "finished_at = $5, updated_at = $5 WHERE id = $1 AND status = 'running' "
                            "RETURNING " JOB_COLS,
-                           p, NP(p), row, err);
+                           p, NP(p), &k, row, err);
     if (st == TC_DECLINED)
         return tc_failf(err, TC_CONFLICT, NULL, "the job is no longer running");
     return st;
@@ -250,6 +332,18 @@ tc_status tc_repo_jobs_canceled_since(tc_db_conn *c, const char *worker_prefix, 
                        p, NP(p), ids, max, n, err);
 }
 
+tc_status tc_repo_jobs_queued_any(tc_db_conn *c, bool *any, tc_err *err)
+{
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, "SELECT 1 FROM pipeline_jobs WHERE status = 'queued' LIMIT 1",
+                               NULL, 0, &r, err);
+    if (st != TC_OK)
+        return st;
+    *any = tc_db_rows_next(r);
+    tc_db_rows_free(r);
+    return TC_OK;
+}
+
 tc_status tc_repo_jobs_queued_count(tc_db_conn *c, int64_t *n, tc_err *err)
 {
     tc_db_rows *r = NULL;
@@ -288,6 +382,53 @@ tc_status tc_repo_job_get(tc_db_conn *c, const char *user_id, const char *id, js
                            p, NP(p), row, err);
     if (st == TC_DECLINED)
         return tc_failf(err, TC_NOT_FOUND, "id", "no job %s", id);
+    return st;
+}
+
+/* The visibility rule of repo_connectors.c (VISIBLE there): keep in step. */
+tc_status tc_repo_job_target_get(tc_db_conn *c, const char *user_id, const char *slug,
+                                 const char *tool, tc_repo_job_target *out, tc_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_STR(slug), TC_DBV_STR(tool)};
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c,
+                               "SELECT c.id, t.id, t.updated_at FROM connectors c "
+                               "LEFT JOIN connector_tools t ON t.connector_id = c.id AND t.name = $3 "
+                               "WHERE ((c.owner_id IS NULL AND c.enabled = 1) OR c.owner_id = $1) "
+                               "AND c.slug = $2 ORDER BY c.owner_id IS NULL LIMIT 1",
+                               p, NP(p), &r, err);
+    if (st != TC_OK)
+        return st;
+    if (tc_db_rows_next(r)) {
+        copy_text(out->connector_id, sizeof(out->connector_id), tc_db_rows_text(r, 0));
+        copy_text(out->tool_id, sizeof(out->tool_id), tc_db_rows_text(r, 1));
+        out->tool_updated_at = tc_db_rows_isnull(r, 2) ? 0 : tc_db_rows_int(r, 2);
+    } else {
+        st = tc_failf(err, TC_NOT_FOUND, "slug", "no connector \"%s\"", slug);
+    }
+    tc_db_rows_free(r);
+    return st;
+}
+
+tc_status tc_repo_job_tool_version(tc_db_conn *c, const char *connector_id, const char *tool,
+                                   char id[37], int64_t *updated_at, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(connector_id), TC_DBV_STR(tool)};
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c,
+                               "SELECT id, updated_at FROM connector_tools "
+                               "WHERE connector_id = $1 AND name = $2",
+                               p, NP(p), &r, err);
+    if (st != TC_OK)
+        return st;
+    if (tc_db_rows_next(r)) {
+        copy_text(id, 37, tc_db_rows_text(r, 0));
+        *updated_at = tc_db_rows_int(r, 1);
+    } else {
+        st = tc_failf(err, TC_NOT_FOUND, "tool", "no tool \"%s\" in this connector", tool);
+    }
+    tc_db_rows_free(r);
     return st;
 }
 
@@ -376,23 +517,33 @@ static const tc_col event_cols[] = {
     {"message", TC_COL_TEXT}, {"data", TC_COL_JSON},  {"created_at", TC_COL_TIME},
 };
 
+/* The row is built from the inputs (only the id comes back): no parse of
+ * the stored row. */
 tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
                                const char *level, const char *message, const char *data,
                                int64_t now, json_t **row, tc_err *err)
 {
     const tc_dbv p[] = {TC_DBV_STR(job_id), TC_DBV_STR(user_id), TC_DBV_STR(level),
                         TC_DBV_STR(message), TC_DBV_STR(data), TC_DBV_I64(now)};
-    json_t *rows = NULL;
-    tc_status st = tc_db_query_json(c,
-                                    "INSERT INTO pipeline_events (job_id, user_id, level, message, "
-                                    "data, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
-                                    "RETURNING id, job_id, level, message, data, created_at",
-                                    p, NP(p), event_cols, NP(event_cols), 1, &rows, err);
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c,
+                               "INSERT INTO pipeline_events (job_id, user_id, level, message, "
+                               "data, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                               p, NP(p), &r, err);
     if (st != TC_OK)
         return st;
-    *row = json_incref(json_array_get(rows, 0));
-    json_decref(rows);
-    return *row ? TC_OK : tc_failf(err, TC_DB, NULL, "event insert returned no row");
+    bool got = tc_db_rows_next(r);
+    int64_t id = got ? tc_db_rows_int(r, 0) : 0;
+    tc_db_rows_free(r);
+    if (!got)
+        return tc_failf(err, TC_DB, NULL, "event insert returned no row");
+    json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
+    char ts[32];
+    tc_time_format(now, ts);
+    *row = json_pack("{s:I, s:s, s:s, s:s?, s:o, s:s}", "id", (json_int_t)id, "job_id", job_id,
+                     "level", level, "message", message, "data", d ? d : json_null(),
+                     "created_at", ts);
+    return TC_OK;
 }
 
 tc_status tc_repo_event_list(tc_db_conn *c, const char *user_id, const char *job_id, size_t max,

@@ -30,6 +30,8 @@ typedef struct tc_repo_job_new {
     const char *tool;
     const char *connection_id; /* may be NULL */
     const char *arguments;     /* JSON text of the arguments object */
+    const json_t *arguments_json; /* optional: the same as a value, put into *row
+                                     as is instead of parsing the text back */
     int64_t timeout_ms;
     const char *schedule_id;   /* NULL for direct runs */
     int64_t scheduled_for;     /* ms; used with schedule_id */
@@ -61,6 +63,13 @@ void tc_repo_job_claim_clear(tc_repo_job_claim *j);
  * SKIP LOCKED, so instances never take the same job. */
 tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t now,
                                  tc_repo_job_claim *out, json_t **row, tc_err *err);
+/* Claims one given queued job for worker_id (the enqueue that hands a new
+ * job straight to an idle worker, in the transaction that inserted it).
+ * arguments (may be NULL) is the job's arguments value, taken instead of
+ * parsing them back. TC_CONFLICT when the job is not queued. */
+tc_status tc_repo_job_claim_id(tc_db_conn *c, const char *id, const char *worker_id, int64_t now,
+                               const json_t *arguments, tc_repo_job_claim *out, json_t **row,
+                               tc_err *err);
 
 /* running -> status (succeeded | failed | canceled) with result / error
  * (JSON texts, may be NULL). TC_CONFLICT when the job is no longer running
@@ -68,6 +77,18 @@ tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t n
 tc_status tc_repo_job_finish(tc_db_conn *c, const char *id, const char *status,
                              const char *result, const char *error, int64_t now, json_t **row,
                              tc_err *err);
+/* The same with the values the writer holds: *row takes (references to)
+ * arguments_json / result_json / error_json instead of parsing the stored
+ * texts back. result_json / error_json must be the values of result / error
+ * (ignored when the text is NULL); arguments_json NULL = read from the row. */
+typedef struct tc_repo_job_end {
+    const char *id;
+    const char *status;
+    const char *result, *error;  /* JSON texts or NULL */
+    const json_t *arguments_json, *result_json, *error_json;
+} tc_repo_job_end;
+tc_status tc_repo_job_finish_known(tc_db_conn *c, const tc_repo_job_end *e, int64_t now,
+                                   json_t **row, tc_err *err);
 
 /* User cancel: queued or running -> canceled. TC_NOT_FOUND when not the
  * user's, TC_CONFLICT (from the trigger) when already finished. */
@@ -92,6 +113,9 @@ tc_status tc_repo_jobs_renew(tc_db_conn *c, const char *worker_prefix, int64_t n
  * status canceled, worker_id LIKE prefix%, finished_at >= since. */
 tc_status tc_repo_jobs_canceled_since(tc_db_conn *c, const char *worker_prefix, int64_t since,
                                       char (*ids)[37], size_t max, size_t *n, tc_err *err);
+/* Whether any job is queued: a read (no writer lock on SQLite), so an idle
+ * worker looks at the queue without starting a write transaction. */
+tc_status tc_repo_jobs_queued_any(tc_db_conn *c, bool *any, tc_err *err);
 /* Jobs still queued (to wake workers at start). */
 tc_status tc_repo_jobs_queued_count(tc_db_conn *c, int64_t *n, tc_err *err);
 
@@ -102,6 +126,25 @@ tc_status tc_repo_job_default_connection(tc_db_conn *c, const char *user_id,
 
 tc_status tc_repo_job_get(tc_db_conn *c, const char *user_id, const char *id, json_t **row,
                           tc_err *err);
+
+/* ---- light lookups for the run path ------------------------------------
+ * What a run needs to find its connector and tool without reading (and
+ * parsing) the connector definition: the visible connector (same rule as
+ * tc_repo_connector_get: the user's own connector of that slug before a
+ * catalog one, catalog ones only when enabled) and the version of its tool.
+ * Callers cache the tool document by (tool_id, tool_updated_at). */
+typedef struct tc_repo_job_target {
+    char connector_id[37];
+    char tool_id[37];          /* "" when the connector has no such tool */
+    int64_t tool_updated_at;
+} tc_repo_job_target;
+/* TC_NOT_FOUND (field slug) when no visible connector has that slug; a
+ * missing tool is TC_OK with tool_id "". */
+tc_status tc_repo_job_target_get(tc_db_conn *c, const char *user_id, const char *slug,
+                                 const char *tool, tc_repo_job_target *out, tc_err *err);
+/* The id and updated_at of a connector's tool. TC_NOT_FOUND (field tool). */
+tc_status tc_repo_job_tool_version(tc_db_conn *c, const char *connector_id, const char *tool,
+                                   char id[37], int64_t *updated_at, tc_err *err);
 
 typedef struct tc_repo_job_filter {
     const char *status;     /* NULL = any */

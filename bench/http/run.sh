@@ -6,7 +6,10 @@
 # Use a RelWithDebInfo/Release build. Prints a Markdown table. The server runs
 # with the default log level (info: one access-log line per request, to /dev/null).
 # GET /api/me with a valid access token is measured too: the script signs up
-# a user on the server under test (skipped with a note if signup fails).
+# a user on the server under test (skipped with a note if signup fails), and
+# the bare server answers /api/me with the same body bytes.
+# bench/http/cost.sh gives instructions per request (callgrind), which the
+# load of a shared machine does not move.
 set -euo pipefail
 bin=$(readlink -f "$1")
 secs=${2:-5}
@@ -55,16 +58,23 @@ print(f"{ext[0]:.0f} {ext[2]:.0f} {own[2]:.0f}")
 PY
 )
 
-# The servers under test.
+# The servers under test. idle RSS is taken before anything else happens;
+# then a user signs up, and the bare server is given the bytes of that
+# user's GET /api/me to answer on /api/me.
 port_tc=$(free_port); port_bare=$(free_port)
 mkdir -p "$work/data"
 TC_LISTEN=127.0.0.1:$port_tc TC_DATA_DIR=$work/data TC_LOG_LEVEL=info TC_HTTP_THREADS=2 \
   TC_MASTER_KEY=$(head -c32 /dev/urandom | base64) "$bin" serve 2>/dev/null & pids+=($!); tc_pid=$!
-"$work/bare" "$port_bare" 2 >"$work/bare.log" & pids+=($!)
 until curl -sf "http://127.0.0.1:$port_tc/readyz" >/dev/null 2>&1; do sleep 0.01; done
-until curl -sf "http://127.0.0.1:$port_bare/" >/dev/null 2>&1; do sleep 0.01; done
 sleep 0.5
 idle_rss=$(rss_kb $tc_pid)
+token=$(curl -s -X POST -H 'Content-Type: application/json' \
+  -d '{"email":"bench@example.com","password":"correct horse battery staple"}' \
+  "http://127.0.0.1:$port_tc/api/auth/signup" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))' 2>/dev/null || true)
+[ -n "$token" ] && curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port_tc/api/me" >"$work/me.json"
+"$work/bare" "$port_bare" 2 "$work/me.json" >"$work/bare.log" & pids+=($!)
+until curl -sf "http://127.0.0.1:$port_bare/" >/dev/null 2>&1; do sleep 0.01; done
 
 run_wrk() { # [wrk args] url -> "rps p99ms"
   wrk -t2 -c"$conns" -d"${secs}s" --latency "$@" | awk '
@@ -77,7 +87,6 @@ best() { awk -v a="$1" -v b="$2" 'BEGIN{split(a,x," "); split(b,y," "); if (x[1]
 b1=$(run_wrk "http://127.0.0.1:$port_bare/healthz"); t1=$(run_wrk "http://127.0.0.1:$port_tc/healthz")
 b2=$(run_wrk "http://127.0.0.1:$port_bare/healthz"); t2=$(run_wrk "http://127.0.0.1:$port_tc/healthz")
 bare=$(best "$b1" "$b2"); tc=$(best "$t1" "$t2")
-loaded_rss=$(rss_kb $tc_pid)
 ratio=$(awk -v a="${tc%% *}" -v b="${bare%% *}" 'BEGIN{printf "%.0f", 100*a/b}')
 
 echo "| measure | value |"
@@ -85,21 +94,20 @@ echo "|---|---|"
 echo "| bare libmicrohttpd GET /healthz | ${bare%% *} req/s, p99 ${bare##* } ms |"
 echo "| toolconnect GET /healthz | ${tc%% *} req/s, p99 ${tc##* } ms |"
 echo "| ratio toolconnect / bare | ${ratio}% |"
-token=$(curl -s -X POST -H 'Content-Type: application/json' \
-  -d '{"email":"bench@example.com","password":"correct horse battery staple"}' \
-  "http://127.0.0.1:$port_tc/api/auth/signup" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))' 2>/dev/null || true)
 if [ -n "$token" ]; then
-  me=$(run_wrk -H "Authorization: Bearer $token" "http://127.0.0.1:$port_tc/api/me")
-  bme=$(run_wrk "http://127.0.0.1:$port_bare/api/me")
+  auth=(-H "Authorization: Bearer $token")
+  b1=$(run_wrk "${auth[@]}" "http://127.0.0.1:$port_bare/api/me"); t1=$(run_wrk "${auth[@]}" "http://127.0.0.1:$port_tc/api/me")
+  b2=$(run_wrk "${auth[@]}" "http://127.0.0.1:$port_bare/api/me"); t2=$(run_wrk "${auth[@]}" "http://127.0.0.1:$port_tc/api/me")
+  bme=$(best "$b1" "$b2"); me=$(best "$t1" "$t2")
   rme=$(awk -v a="${me%% *}" -v b="${bme%% *}" 'BEGIN{printf "%.0f", 100*a/b}')
+  echo "| bare libmicrohttpd GET /api/me (same body bytes) | ${bme%% *} req/s, p99 ${bme##* } ms |"
   echo "| toolconnect GET /api/me (valid access token) | ${me%% *} req/s, p99 ${me##* } ms |"
-  echo "| bare in the same run, right after | ${bme%% *} req/s |"
   echo "| ratio /api/me / bare | ${rme}% |"
 else
   echo "| GET /api/me | not measured: signup failed |"
 fi
+loaded_rss=$(rss_kb $tc_pid)
 echo "| idle RSS of serve (after start, before load) | $((idle_rss / 1024)) MB (${idle_rss} kB) |"
 echo "| RSS after the load | $((loaded_rss / 1024)) MB |"
 echo "| start to ready (spawn → /readyz 200, SQLite, fresh dir, 5 runs) | best ${ready_best} ms, median ${ready_median} ms (server-measured median ${ready_self} ms) |"
-echo "| wrk | -t2 -c${conns} -d${secs}s, 2 runs each interleaved, better kept |"
+echo "| wrk | -t2 -c${conns} -d${secs}s, 2 runs each interleaved (bare, toolconnect, bare, toolconnect), better kept |"

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -39,29 +40,106 @@ bool tc_log_enabled(tc_log_level l)
     return l >= min_level;
 }
 
-static void json_str(tc_buf *b, const char *s)
+/* One log line is built in a stack buffer (no heap, no printf) and written
+ * with one write(2), so concurrent lines never interleave. A value longer
+ * than LOG_VALUE_MAX bytes is cut (at a UTF-8 boundary, marked "..."); a
+ * field that does not fit in the line any more is left out, with
+ * log_truncated=true instead, so every line stays parseable. */
+#define LOG_LINE_MAX 8192
+#define LOG_VALUE_MAX 2048
+#define LOG_RESERVE 32 /* room for the truncation marker and the line end */
+
+typedef struct line {
+    char buf[LOG_LINE_MAX];
+    size_t len;
+    bool cut; /* something did not fit */
+} line;
+
+static void put(line *w, const char *s, size_t n)
 {
-    tc_buf_append(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            tc_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            tc_buf_printf(b, "\\u%04x", c);
-        else
-            tc_buf_append(b, s, 1);
+    if (n > sizeof w->buf - LOG_RESERVE - w->len) {
+        w->cut = true;
+        return;
     }
-    tc_buf_append(b, "\"", 1);
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+/* The value's length to write: at most LOG_VALUE_MAX, not splitting a
+ * UTF-8 sequence. *more tells it was cut. */
+static size_t value_len(const char *s, bool *more)
+{
+    size_t n = strnlen(s, LOG_VALUE_MAX + 1);
+    *more = n > LOG_VALUE_MAX;
+    if (!*more)
+        return n;
+    n = LOG_VALUE_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+static void json_str(line *w, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    bool more;
+    const char *end = s + value_len(s, &more);
+    put(w, "\"", 1);
+    while (s < end) {
+        const char *run = s; /* copy runs of plain bytes at once */
+        while (s < end && (unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
+            s++;
+        put(w, run, (size_t)(s - run));
+        if (s == end)
+            break;
+        unsigned char c = (unsigned char)*s++;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(w, e, 2);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(w, e, 6);
+        }
+    }
+    if (more)
+        put(w, "...", 3);
+    put(w, "\"", 1);
 }
 
 /* Text values with spaces, quotes or '=' are quoted so lines stay parseable. */
-static void text_val(tc_buf *b, const char *s)
+static void text_val(line *w, const char *s)
 {
-    if (*s && !strpbrk(s, " \"=\t\n")) {
-        tc_buf_puts(b, s);
+    bool more;
+    size_t n = value_len(s, &more);
+    if (n && !more && !strpbrk(s, " \"=\t\n")) {
+        put(w, s, n);
         return;
     }
-    json_str(b, s);
+    json_str(w, s);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ": the part up to the second is formatted once per
+ * second per thread, the milliseconds are written by hand. */
+static void timestamp(char out[32])
+{
+    static _Thread_local int64_t cached_sec = INT64_MIN;
+    static _Thread_local char cached[32];
+    int64_t ms = tc_now_ms();
+    int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int frac = (int)(ms - sec * 1000);
+    if (sec != cached_sec) {
+        tc_time_format(sec * 1000, cached);
+        cached_sec = sec;
+    }
+    memcpy(out, cached, 32);
+    out[20] = (char)('0' + frac / 100);
+    out[21] = (char)('0' + frac / 10 % 10);
+    out[22] = (char)('0' + frac % 10);
+}
+
+static void put_str(line *w, const char *s)
+{
+    put(w, s, strlen(s));
 }
 
 void tc_log(tc_log_level l, const char *msg, ...)
@@ -69,36 +147,61 @@ void tc_log(tc_log_level l, const char *msg, ...)
     if (l < min_level)
         return;
     char ts[32];
-    tc_time_format(tc_now_ms(), ts);
-    tc_buf b;
-    tc_buf_init(&b, 16384);
-    if (format == TC_LOG_JSON) {
-        tc_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[l]);
-        json_str(&b, msg);
+    timestamp(ts);
+    bool json = format == TC_LOG_JSON;
+    line w;
+    w.len = 0;
+    w.cut = false;
+    if (json) {
+        put_str(&w, "{\"ts\":\"");
+        put_str(&w, ts);
+        put_str(&w, "\",\"level\":\"");
+        put_str(&w, level_names[l]);
+        put_str(&w, "\",\"msg\":");
     } else {
-        tc_buf_printf(&b, "%s %s %s", ts, level_upper[l], msg);
+        put_str(&w, ts);
+        put_str(&w, " ");
+        put_str(&w, level_upper[l]);
+        put_str(&w, " ");
+    }
+    size_t mark = w.len;
+    if (json) {
+        json_str(&w, msg);
+    } else { /* as is, like before: messages are the caller's constants */
+        bool more;
+        put(&w, msg, value_len(msg, &more));
+    }
+    if (w.cut) { /* only a huge message of control bytes can get here */
+        w.len = mark;
+        put_str(&w, json ? "\"\"" : "-");
     }
     va_list ap;
     va_start(ap, msg);
-    for (const char *k; (k = va_arg(ap, const char *));) {
+    for (const char *k; !w.cut && (k = va_arg(ap, const char *));) {
         const char *v = va_arg(ap, const char *);
+        mark = w.len;
         if (!v)
             v = "";
-        if (format == TC_LOG_JSON) {
-            tc_buf_puts(&b, ",");
-            json_str(&b, k);
-            tc_buf_puts(&b, ":");
-            json_str(&b, v);
+        if (json) {
+            put_str(&w, ",");
+            json_str(&w, k);
+            put_str(&w, ":");
+            json_str(&w, v);
         } else {
-            tc_buf_printf(&b, " %s=", k);
-            text_val(&b, v);
+            put_str(&w, " ");
+            text_val(&w, k);
+            put_str(&w, "=");
+            text_val(&w, v);
         }
+        if (w.cut)
+            w.len = mark; /* the field did not fit: leave it out */
     }
     va_end(ap);
-    tc_buf_puts(&b, format == TC_LOG_JSON ? "}\n" : "\n");
-    if (b.data) {
-        ssize_t w = write(log_fd, b.data, b.len);
-        (void)w;
-    }
-    tc_buf_free(&b);
+    const char *end = json ? "}\n" : "\n";
+    if (w.cut)
+        end = json ? ",\"log_truncated\":\"true\"}\n" : " log_truncated=true\n";
+    memcpy(w.buf + w.len, end, strlen(end)); /* LOG_RESERVE keeps room */
+    w.len += strlen(end);
+    ssize_t wr = write(log_fd, w.buf, w.len);
+    (void)wr;
 }

@@ -258,6 +258,42 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* Request ids: UUID v4 shaped, from a per-thread xorshift generator seeded
+ * once from the CSPRNG. They only need to be unique, not secret, and this
+ * costs a fraction of a CSPRNG call per request (docs/performance.md). */
+static uint64_t rid_next(void)
+{
+    static _Thread_local uint64_t s[2];
+    if (!s[0] && !s[1]) {
+        tc_random_bytes(s, sizeof s);
+        s[0] |= 1;
+    }
+    uint64_t x = s[0], y = s[1]; /* xorshift128+ */
+    s[0] = y;
+    x ^= x << 23;
+    s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return s[1] + y;
+}
+
+static void request_id_new(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    uint64_t hi = rid_next(), lo = rid_next();
+    memcpy(b, &hi, 8);
+    memcpy(b + 8, &lo, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
+}
+
 static http_conn *conn_new(tc_http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
@@ -279,7 +315,7 @@ static http_conn *conn_new(tc_http_server *s, struct MHD_Connection *c, const ch
         hc->pub.request_id = tc_arena_strdup(a, rid);
     } else {
         char *id = tc_arena_alloc(a, 37);
-        tc_uuid(id);
+        request_id_new(id);
         hc->pub.request_id = id;
     }
     return hc;
@@ -340,6 +376,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
 }
 
+/* Decimal without printf (the access log is on every request's path). */
+static char *fmt_u64(char out[24], uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return out + n;
+}
+
+/* Nanoseconds as milliseconds with three decimals ("12.345"). */
+static void fmt_ms3(char out[32], int64_t ns)
+{
+    uint64_t us = ns > 0 ? (uint64_t)(ns + 500) / 1000 : 0;
+    char *p = fmt_u64(out, us / 1000);
+    unsigned frac = (unsigned)(us % 1000);
+    p[0] = '.';
+    p[1] = (char)('0' + frac / 100);
+    p[2] = (char)('0' + frac / 10 % 10);
+    p[3] = (char)('0' + frac % 10);
+    p[4] = '\0';
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -355,10 +419,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (hc->status)
         tc_http__metrics_observe(&hc->srv->metrics, hc->slot, hc->status, ns);
     if (tc_log_enabled(TC_LOG_INFO)) {
-        char status[16], lat[32], bytes[32];
-        snprintf(status, sizeof(status), "%d", hc->status);
-        snprintf(lat, sizeof(lat), "%.3f", (double)ns / 1e6);
-        snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)hc->bytes);
+        char status[24], lat[32], bytes[24];
+        fmt_u64(status, (uint64_t)(hc->status > 0 ? hc->status : 0));
+        fmt_ms3(lat, ns);
+        fmt_u64(bytes, hc->bytes);
         tc_log(TC_LOG_INFO, "request", "request_id", hc->pub.request_id, "method", hc->pub.method,
                "path", hc->pub.path, "route", hc->pub.route ? hc->pub.route->pattern : "",
                "status", status, "user_id", hc->pub.user_id ? hc->pub.user_id : "",

@@ -173,3 +173,60 @@ TEST(json_read_table)
     ASSERT_STATUS(tc_json_read(o, f, 4, &r, &err), TC_VALIDATION);
     json_decref(o);
 }
+
+/* ---- access-log line writer (core/log.c, on every request's path) ---- */
+
+#include <unistd.h>
+
+/* Runs one tc_log call into a pipe and returns the line (static buffer). */
+static const char *log_capture(tc_log_format fmt, const char *k, const char *v)
+{
+    static char out[16384];
+    int fds[2];
+    if (pipe(fds) != 0)
+        return "";
+    tc_log_setup(TC_LOG_DEBUG, fmt, fds[1]);
+    tc_log(TC_LOG_INFO, "request", "status", "200", k, v, NULL);
+    close(fds[1]);
+    ssize_t n = read(fds[0], out, sizeof out - 1);
+    close(fds[0]);
+    out[n > 0 ? n : 0] = '\0';
+    tc_log_setup(TC_LOG_INFO, TC_LOG_TEXT, 2);
+    return out;
+}
+
+TEST(log_text_and_json_lines)
+{
+    const char *t = log_capture(TC_LOG_TEXT, "path", "/api/me");
+    ASSERT_EQ(strlen(t), 24 + strlen(" INFO request status=200 path=/api/me\n"));
+    ASSERT(t[4] == '-' && t[10] == 'T' && t[19] == '.' && t[23] == 'Z');
+    ASSERT_STR_CONTAINS(t, " INFO request status=200 path=/api/me\n");
+    t = log_capture(TC_LOG_TEXT, "error", "two words \"q\"");
+    ASSERT_STR_CONTAINS(t, " error=\"two words \\\"q\\\"\"\n");
+    t = log_capture(TC_LOG_TEXT, "user_id", "");
+    ASSERT_STR_CONTAINS(t, " user_id=\"\"\n");
+    t = log_capture(TC_LOG_JSON, "detail", "a\"b\\c\n\x01");
+    ASSERT(!strncmp(t, "{\"ts\":\"", 7));
+    ASSERT_STR_CONTAINS(t, "\",\"level\":\"info\",\"msg\":\"request\",\"status\":\"200\","
+                           "\"detail\":\"a\\\"b\\\\c\\u000a\\u0001\"}\n");
+}
+
+TEST(log_long_values_are_cut_and_lines_stay_valid)
+{
+    static char big[20000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    /* A multi-byte character straddling the 2048-byte value limit. */
+    big[2047] = (char)0xC3;
+    big[2048] = (char)0xA9;
+    const char *t = log_capture(TC_LOG_JSON, "detail", big);
+    ASSERT(strlen(t) < 8192);
+    ASSERT_STR_CONTAINS(t, "xxx...\"}\n");
+    ASSERT(!strstr(t, "\xC3..."));
+    /* Every value control bytes: escaped 6x, does not fit: left out. */
+    memset(big, 1, sizeof big - 1);
+    t = log_capture(TC_LOG_JSON, "detail", big);
+    ASSERT_STR_CONTAINS(t, "\"status\":\"200\",\"log_truncated\":\"true\"}\n");
+    t = log_capture(TC_LOG_TEXT, "detail", big);
+    ASSERT_STR_CONTAINS(t, " status=200 log_truncated=true\n");
+}

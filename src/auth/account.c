@@ -53,6 +53,7 @@ static tc_status store_password(tc_auth *a, const tc_auth_principal *p, const ch
     else
         tc_db_rollback(c);
     tc_db_release(c);
+    tc_auth_cache_forget_user(a, p->user_id);
     return st;
 }
 
@@ -89,6 +90,7 @@ tc_status tc_auth_delete_account(tc_auth *a, const char *user_id, tc_err *err)
     tc_db_conn *c = tc_db_acquire(a->db);
     tc_status st = tc_repo_user_delete(c, user_id, err);
     tc_db_release(c);
+    tc_auth_cache_forget_user(a, user_id);
     if (st == TC_OK)
         tc_log(TC_LOG_INFO, "account deleted", "user_id", user_id, NULL);
     return st;

@@ -184,6 +184,18 @@ tc_status tc_auth_logout(tc_auth *a, const tc_auth_principal *p, tc_err *err);
 tc_status tc_auth_authenticate(tc_auth *a, const char *authorization, tc_auth_principal *out,
                                tc_err *err);
 
+/* Access tokens that passed authentication are remembered per process for
+ * at most this long (and never past their exp), so most requests skip the
+ * JWT check and the session read. On SQLite only: on PostgreSQL several
+ * instances share the sessions, and every request reads the database. */
+#define TC_AUTH_CACHE_TTL_MS 60000
+
+/* Drops the remembered tokens of a user (NULL: of everyone). The service
+ * calls it after every change to a user's sessions, password or row;
+ * code outside this module that changes a user's sessions, e-mail or admin
+ * flag in the database must call it too, after its commit. */
+void tc_auth_cache_forget_user(tc_auth *a, const char *user_id);
+
 tc_status tc_auth_me(tc_auth *a, const char *user_id, tc_auth_user *out, tc_err *err);
 
 /* Needs the current password (wrong: TC_FORBIDDEN; throttled like a login:

@@ -15,7 +15,23 @@ struct tc_auth {
     int64_t refresh_ttl_s;
     pthread_mutex_t dummy_lock;     /* guards dummy_hash creation */
     char *dummy_hash;               /* argon2 hash of a random password */
+    struct tc_auth_cache *cache;    /* verified access tokens; NULL on PostgreSQL */
 };
+
+/* Access-token cache (cache.c; design there and in docs/auth.md). */
+typedef struct tc_auth_cache tc_auth_cache;
+tc_auth_cache *tc_auth__cache_new(int64_t ttl_ms);
+void tc_auth__cache_free(tc_auth_cache *c);
+/* The generation to pass to put: read it before the database read. */
+uint64_t tc_auth__cache_gen(tc_auth_cache *c);
+/* True and *out filled when tok was verified, its session read less than
+ * the TTL ago, nothing about its user forgotten since, and it has not
+ * expired at now_ms. */
+bool tc_auth__cache_get(tc_auth_cache *c, const char *tok, size_t len, int64_t now_ms,
+                        tc_auth_principal *out);
+/* Remembers a verified token (dropped when a forget happened after gen). */
+void tc_auth__cache_put(tc_auth_cache *c, uint64_t gen, const char *tok, size_t len,
+                        int64_t expires_ms, int64_t checked_ms, const tc_auth_principal *p);
 
 /* Overwrites memory that held a secret (not optimised away). */
 void tc_auth__wipe(void *p, size_t n);

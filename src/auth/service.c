@@ -48,6 +48,8 @@ tc_status tc_auth_new(tc_db *db, const tc_auth_options *o, tc_auth **out, tc_err
         return tc_failf(err, TC_INTERNAL, NULL, "auth: key derivation failed");
     }
     pthread_mutex_init(&a->dummy_lock, NULL);
+    if (tc_db_kind_of(db) == TC_DB_SQLITE)
+        a->cache = tc_auth__cache_new(TC_AUTH_CACHE_TTL_MS);
     /* argon2 allocates 19 MiB per hash. glibc's dynamic mmap threshold would
      * move such blocks onto the heap after the first free and keep them
      * resident (idle RSS grew from 17 to 56 MB after a few logins); a fixed
@@ -63,6 +65,7 @@ void tc_auth_free(tc_auth *a)
     if (!a)
         return;
     tc_auth__wipe(a->jwt_key, sizeof a->jwt_key);
+    tc_auth__cache_free(a->cache);
     pthread_mutex_destroy(&a->dummy_lock);
     tc_free(a->dummy_hash);
     tc_free(a);

@@ -161,6 +161,8 @@ tc_status tc_auth_refresh(tc_auth *a, const char *refresh_token, const tc_auth_c
     }
 release:
     tc_db_release(c);
+    if (commit) /* reuse detected: the session was revoked */
+        tc_auth_cache_forget_user(a, rt.user_id);
     if (st == TC_OK) {
         tc_auth__user_from_repo(&u, &out->user);
         st = tc_auth__issue_access(a, rt.user_id, rt.session_id, out);
@@ -223,6 +225,9 @@ static tc_status auth_jwt(tc_auth *a, const char *tok, size_t len, tc_auth_princ
     tc_jwt_claims cl;
     tc_repo_user u;
     int64_t now = tc_now_ms();
+    if (a->cache && tc_auth__cache_get(a->cache, tok, len, now, out))
+        return TC_OK;
+    uint64_t gen = a->cache ? tc_auth__cache_gen(a->cache) : 0;
     tc_status st = tc_auth_jwt_verify(a->jwt_key, tok, len, a->issuer, now / 1000, &cl, err);
     if (st != TC_OK)
         return st;
@@ -237,6 +242,8 @@ static tc_status auth_jwt(tc_auth *a, const char *tok, size_t len, tc_auth_princ
     snprintf(out->session_id, sizeof out->session_id, "%s", cl.sid);
     out->is_admin = u.is_admin;
     tc_auth__user_from_repo(&u, &out->user);
+    if (a->cache)
+        tc_auth__cache_put(a->cache, gen, tok, len, cl.exp * 1000, now, out);
     return TC_OK;
 }
 
@@ -327,5 +334,6 @@ tc_status tc_auth_session_revoke(tc_auth *a, const char *user_id, const char *se
     tc_db_conn *c = tc_db_acquire(a->db);
     tc_status st = tc_repo_session_revoke(c, user_id, session_id, tc_now_ms(), "revoked", err);
     tc_db_release(c);
+    tc_auth_cache_forget_user(a, user_id);
     return st;
 }

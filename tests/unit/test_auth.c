@@ -1,5 +1,6 @@
 /* Unit tests for src/auth: passwords, e-mail, key derivation, JWT, tokens. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -636,6 +637,114 @@ TEST(svc_expired_access_token)
     ASSERT_STATUS(auth_with(a, t.access_token, &p, &err), TC_UNAUTHORIZED);
     ASSERT_STR_EQ(tc_err_code(&err), "token_expired");
     tc_auth_tokens_clear(&t);
+    svc_free(a);
+}
+
+/* The access-token cache: on SQLite a verified token is remembered, so a
+ * change made behind the service's back (here: a direct UPDATE) is only
+ * seen once the user's entries are forgotten; on PostgreSQL there is no
+ * cache and every request reads the session. */
+TEST(svc_cache_remembers_until_forgotten)
+{
+    tc_auth *a = svc_new(900);
+    tc_auth_tokens t, tb;
+    tc_err err;
+    tc_auth_principal p, pb;
+    ASSERT_OK(tc_auth_signup(a, "alice@example.com", "password-1", NULL, &t, &err));
+    ASSERT_OK(tc_auth_signup(a, "bob@example.com", "password-2", NULL, &tb, &err));
+    ASSERT_OK(auth_with(a, t.access_token, &p, &err));
+    ASSERT_OK(auth_with(a, tb.access_token, &pb, &err));
+    tc_auth_principal again;
+    ASSERT_OK(auth_with(a, t.access_token, &again, &err));
+    ASSERT_STR_EQ(again.user_id, p.user_id);
+    ASSERT_STR_EQ(again.session_id, p.session_id);
+    ASSERT_STR_EQ(again.user.email, "alice@example.com");
+    ASSERT_TRUE(again.is_admin);
+    /* A token differing in one signature character is verified, not served
+     * from the cache. */
+    char *forged = tc_strdup(t.access_token);
+    size_t fl = strlen(forged);
+    forged[fl - 2] = forged[fl - 2] == 'A' ? 'B' : 'A';
+    ASSERT_STATUS(auth_with(a, forged, &again, &err), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&err), "invalid_token");
+    free(forged);
+
+    tc_db_conn *c = tc_db_acquire(svc_db);
+    tc_dbv pr[] = {TC_DBV_STR(p.user_id)};
+    tc_status st = tc_db_exec(c, "UPDATE sessions SET revoked_at = 1 WHERE user_id = $1", pr, 1,
+                              NULL, &err);
+    tc_db_release(c);
+    ASSERT_OK(st);
+    bool pg = tc_db_kind_of(svc_db) == TC_DB_POSTGRES;
+    ASSERT_STATUS(auth_with(a, t.access_token, &again, &err), pg ? TC_UNAUTHORIZED : TC_OK);
+    tc_auth_cache_forget_user(a, pb.user_id); /* someone else: alice stays cached */
+    ASSERT_STATUS(auth_with(a, t.access_token, &again, &err), pg ? TC_UNAUTHORIZED : TC_OK);
+    tc_auth_cache_forget_user(a, p.user_id);
+    ASSERT_STATUS(auth_with(a, t.access_token, &again, &err), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&err), "session_revoked");
+    ASSERT_OK(auth_with(a, tb.access_token, &pb, &err));
+    /* Forget everyone; deleting bob through the service forgets him. */
+    tc_auth_cache_forget_user(a, NULL);
+    ASSERT_OK(auth_with(a, tb.access_token, &pb, &err));
+    ASSERT_OK(tc_auth_delete_account(a, pb.user_id, &err));
+    ASSERT_STATUS(auth_with(a, tb.access_token, &pb, &err), TC_UNAUTHORIZED);
+    tc_auth_tokens_clear(&t);
+    tc_auth_tokens_clear(&tb);
+    svc_free(a);
+}
+
+typedef struct cache_race {
+    tc_auth *a;
+    const char *token;
+    _Atomic bool *stop;
+    _Atomic bool *revoked; /* set once the revocation returned */
+    int late_ok;           /* successes that started after the revocation returned */
+} cache_race;
+
+static void *cache_race_thread(void *arg)
+{
+    cache_race *r = arg;
+    while (!atomic_load(r->stop)) {
+        bool after = atomic_load(r->revoked);
+        tc_auth_principal p;
+        tc_err err;
+        if (auth_with(r->a, r->token, &p, &err) == TC_OK && after)
+            r->late_ok++;
+    }
+    return NULL;
+}
+
+/* Requests racing a logout: none that starts after the logout returned may
+ * succeed (the cache's generation check drops entries read before). */
+TEST(svc_cache_logout_races_requests)
+{
+    tc_auth *a = svc_new(900);
+    tc_err err;
+    for (int round = 0; round < 20; round++) {
+        tc_auth_tokens t;
+        tc_auth_principal p;
+        char email[64];
+        snprintf(email, sizeof email, "u%d@example.com", round);
+        ASSERT_OK(tc_auth_signup(a, email, "password-1", NULL, &t, &err));
+        ASSERT_OK(auth_with(a, t.access_token, &p, &err));
+        _Atomic bool stop = false, revoked = false;
+        cache_race r[2] = {{a, t.access_token, &stop, &revoked, 0},
+                           {a, t.access_token, &stop, &revoked, 0}};
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&th[i], NULL, cache_race_thread, &r[i]);
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        ASSERT_OK(tc_auth_logout(a, &p, &err));
+        atomic_store(&revoked, true);
+        nanosleep(&ts, NULL);
+        atomic_store(&stop, true);
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        ASSERT_EQ(r[0].late_ok + r[1].late_ok, 0);
+        ASSERT_STATUS(auth_with(a, t.access_token, &p, &err), TC_UNAUTHORIZED);
+        tc_auth_tokens_clear(&t);
+    }
     svc_free(a);
 }
 

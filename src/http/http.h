@@ -152,6 +152,9 @@ tc_status tc_http_json_body(tc_http_req *req, json_t **out, tc_err *err);
 tc_status tc_http_reply_json(tc_http_req *req, int status, json_t *json);
 tc_status tc_http_reply_empty(tc_http_req *req, int status);  /* e.g. 204 */
 tc_status tc_http_reply_redirect(tc_http_req *req, const char *location); /* 302 */
+/* Already serialized JSON (copied; the caller made it valid), with the same
+ * headers as tc_http_reply_json. For hot paths that skip building a json_t. */
+tc_status tc_http_reply_json_text(tc_http_req *req, int status, const char *json, size_t len);
 /* Body is copied. */
 tc_status tc_http_reply_bytes(tc_http_req *req, int status, const char *content_type,
                               const void *body, size_t len);

@@ -42,6 +42,19 @@ tc_status tc_http_reply_json(tc_http_req *req, int status, json_t *json)
     return TC_OK;
 }
 
+tc_status tc_http_reply_json_text(tc_http_req *req, int status, const char *json, size_t len)
+{
+    http_conn *hc = (http_conn *)req;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)json, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return TC_INTERNAL;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    tc_http__set_resp(hc, status, r, len);
+    return TC_OK;
+}
+
 tc_status tc_http_reply_bytes(tc_http_req *req, int status, const char *content_type,
                               const void *body, size_t len)
 {

@@ -41,7 +41,7 @@ export function createApi(c: ApiClient) {
     createConnection: (connector: string, label: string, credentials: T.Credentials) => post<T.Connection>('/api/connections', { connector, label, credentials }),
     connections: (q: ListQuery = {}) => get<T.Page<T.Connection>>('/api/connections', q),
     connection: (id: string) => get<T.Connection>(`/api/connections/${enc(id)}`),
-    testConnection: (id: string) => post<T.Connection & { ok?: boolean; message?: string }>(`/api/connections/${enc(id)}/test`),
+    testConnection: (id: string) => post<T.Connection & { test?: { ok: boolean; verified?: boolean; message?: string } }>(`/api/connections/${enc(id)}/test`),
     deleteConnection: (id: string) => del(`/api/connections/${enc(id)}`),
 
     // OAuth

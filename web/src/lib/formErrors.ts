@@ -36,7 +36,9 @@ export function fieldErrors(err: unknown, strip?: string): FieldErrors {
     }
     if (!(key in out)) out[key] = d.message;
   }
-  if (err.field) {
+  // The top-level message summarises the details when there are some; it is
+  // only a field error of its own when there are none.
+  if (err.field && details.length === 0) {
     const key = normalizePath(err.field, strip);
     if (!(key in out)) out[key] = err.message;
   }

@@ -11,7 +11,10 @@ import { Button, Card, cx, Empty, Loading, Modal, PageHeader, QueryView, StatusB
 import { HealthBadge, useHealth } from '../components/Health';
 import { readOAuthOutcome, rememberReplaced, takeReplaced } from '../lib/oauth';
 
-const NEEDS_RECONNECT = new Set(['expired', 'revoked', 'error']);
+// `revoked` is what a disconnect leaves behind (the row stays, without its
+// credentials): it is history, not something to fix. Expired (OAuth grant
+// refused) and error (the provider rejected the credentials) need a reconnect.
+const NEEDS_RECONNECT = new Set(['expired', 'error']);
 
 function Reconnect({ conn }: { conn: Connection }) {
   const [open, setOpen] = useState(false);
@@ -49,7 +52,9 @@ function ConnectionRow({ c, health, highlight }: { c: Connection; health?: Healt
     mutationFn: () => api.testConnection(c.id),
     onSuccess: (r) => {
       if (r && typeof r === 'object' && 'status' in r && r.status) qc.setQueryData(qk.connections, (old: { items: Connection[] } | undefined) => old && { ...old, items: old.items.map((x) => (x.id === c.id ? { ...x, ...r } : x)) });
-      if (r && 'ok' in r && r.ok === false) toast.error(new Error(r.message ?? 'The test failed.'));
+      const t = r?.test;
+      if (t && t.ok === false) toast.error(new Error(t.message ?? 'The test failed.'));
+      else if (t && t.verified === false) toast.info(`${c.label}: ${t.message ?? 'reachable, but the credentials could not be checked.'}`);
       else toast.success(`${c.label}: the connection works.`);
       void qc.invalidateQueries({ queryKey: qk.connections });
     },
@@ -68,13 +73,14 @@ function ConnectionRow({ c, health, highlight }: { c: Connection; health?: Healt
     onError: toast.error,
   });
   const needs = NEEDS_RECONNECT.has(c.status);
+  const gone = c.status === 'revoked';
   return (
     <li data-testid="connection-row" data-status={c.status} data-needs-reconnect={needs || undefined}>
       <Card className={cx('flex flex-col gap-3 p-4 sm:flex-row sm:items-center', highlight && 'ring-2 ring-emerald-400')}>
         <div className="min-w-0 flex-1">
           <div className="flex flex-wrap items-center gap-2">
             <span className="font-semibold text-slate-900">{c.label}</span>
-            <StatusBadge status={c.status} />
+            <StatusBadge status={gone ? 'disabled' : c.status} label={gone ? 'disconnected' : c.status} />
             {needs && <StatusBadge status="pending" label="needs reconnect" />}
             <HealthBadge row={health} />
           </div>
@@ -82,13 +88,13 @@ function ConnectionRow({ c, health, highlight }: { c: Connection; health?: Healt
             <Link className="text-indigo-600 hover:text-indigo-500" to={`/connectors/${encodeURIComponent(c.connector)}`}>
               {c.connector}
             </Link>
-            {' · '}created {fmtTime(c.created_at)} · last used {fmtRelative(c.last_used_at)}
+            {' · '}created {fmtTime(c.created_at)} · {c.last_used_at ? <>last used {fmtRelative(c.last_used_at)}</> : "never used"}
             {c.expires_at && <> · expires {fmtTime(c.expires_at)}</>}
           </p>
-          {c.status_reason && <p className="mt-1 text-sm text-amber-800">{c.status_reason}</p>}
+          {c.status_reason && <p className={cx('mt-1 text-sm', gone ? 'text-slate-500' : 'text-amber-800')}>{c.status_reason}</p>}
           {c.scopes && c.scopes.length > 0 && <p className="mt-1 text-xs text-slate-500">Scopes: {c.scopes.join(', ')}</p>}
         </div>
-        <div className="flex flex-wrap gap-2">
+        {!gone && <div className="flex flex-wrap gap-2">
           {needs && <Reconnect conn={c} />}
           <Button variant="secondary" size="sm" busy={test.isPending} onClick={() => test.mutate()}>
             Test<span className="sr-only"> {c.label}</span>
@@ -96,7 +102,7 @@ function ConnectionRow({ c, health, highlight }: { c: Connection; health?: Healt
           <Button variant="danger" size="sm" onClick={() => setConfirm(true)}>
             Disconnect<span className="sr-only"> {c.label}</span>
           </Button>
-        </div>
+        </div>}
       </Card>
       <Modal
         open={confirm}
@@ -151,13 +157,32 @@ export default function Connections() {
     <>
       <PageHeader title="Connections" description="Your connected accounts. Credentials are stored encrypted and never shown again." actions={<Link to="/connectors" className="rounded-md bg-indigo-600 px-3.5 py-2 text-sm font-medium text-white hover:bg-indigo-500">New connection</Link>} />
       <QueryView q={q} isEmpty={(d) => itemsOf(d).length === 0} loadingLabel="Loading connections…" empty={<Empty title="No connections yet" action={<Link className="text-sm font-medium text-indigo-600" to="/connectors">Browse connectors</Link>}>Connect a tool to start running it.</Empty>}>
-        {(d) => (
-          <ul className="space-y-3" aria-label="Connections">
-            {itemsOf(d).map((c) => (
-              <ConnectionRow key={c.id} c={c} health={health.get(c.connector)} highlight={c.id === fresh} />
-            ))}
-          </ul>
-        )}
+        {(d) => {
+          const all = itemsOf(d);
+          const current = all.filter((c) => c.status !== 'revoked');
+          const past = all.filter((c) => c.status === 'revoked');
+          return (
+            <>
+              {current.length === 0 ? (
+                <Empty title="No connections" action={<Link className="text-sm font-medium text-indigo-600" to="/connectors">Browse connectors</Link>}>Every connection here was disconnected.</Empty>
+              ) : (
+                <ul className="space-y-3" aria-label="Connections">
+                  {current.map((c) => (
+                    <ConnectionRow key={c.id} c={c} health={health.get(c.connector)} highlight={c.id === fresh} />
+                  ))}
+                </ul>
+              )}
+              {past.length > 0 && (
+                <details className="mt-6">
+                  <summary className="cursor-pointer text-sm text-slate-600">Disconnected ({past.length})</summary>
+                  <ul className="mt-3 space-y-3 opacity-80" aria-label="Disconnected connections">
+                    {past.map((c) => <ConnectionRow key={c.id} c={c} />)}
+                  </ul>
+                </details>
+              )}
+            </>
+          );
+        }}
       </QueryView>
     </>
   );

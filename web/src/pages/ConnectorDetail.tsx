@@ -104,7 +104,7 @@ export default function ConnectorDetail() {
   if (q.isPending) return <Loading label="Loading connector…" />;
   if (q.error || !q.data) return <ErrorState error={q.error} onRetry={() => q.refetch()} />;
   const c = q.data;
-  const mine = itemsOf(conns.data).filter((x) => x.connector === c.slug);
+  const mine = itemsOf(conns.data).filter((x) => x.connector === c.slug && x.status !== 'revoked');
   return (
     <>
       <nav aria-label="Breadcrumb" className="mb-4 text-sm">

@@ -24,7 +24,7 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
   const set = <K extends keyof ScheduleInput>(k: K, x: ScheduleInput[K]) => setV((o) => ({ ...o, [k]: x }));
   const conns = useQuery({ queryKey: qk.connections, queryFn: () => api.connections({ limit: 200 }) });
   const connections = itemsOf(conns.data);
-  const slugs = Array.from(new Set(connections.map((c) => c.connector)));
+  const slugs = Array.from(new Set(connections.filter((c) => c.status !== 'revoked' || c.connector === v.connector).map((c) => c.connector)));
   const connector = useQuery({ queryKey: qk.connector(v.connector), queryFn: () => api.connector(v.connector), enabled: !!v.connector });
   const tool = connector.data?.tools.find((t) => t.name === v.tool);
   const save = useMutation({
@@ -41,7 +41,8 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
   });
   const errs = fieldErrors(save.error);
   const argErrs = fieldErrors(save.error, 'arguments');
-  const fields: string[] = [...SCHEDULE_INPUT_FIELDS];
+  // Argument errors come with paths relative to the arguments (shown in the form below).
+  const fields: string[] = [...SCHEDULE_INPUT_FIELDS, ...Object.keys(tool?.input_schema?.properties ?? {})];
   const stray = unmatchedErrors(errs, fields);
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
@@ -86,7 +87,7 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
           {({ id, describedBy, invalid }) => (
             <Select id={id} aria-describedby={describedBy} aria-invalid={invalid} value={v.connection_id} onChange={(e) => set('connection_id', e.target.value)} disabled={!v.connector}>
               <option value="">Choose…</option>
-              {connections.filter((c) => c.connector === v.connector).map((c) => <option key={c.id} value={c.id}>{c.label}</option>)}
+              {connections.filter((c) => c.connector === v.connector && (c.status !== 'revoked' || c.id === v.connection_id)).map((c) => <option key={c.id} value={c.id}>{c.label}{c.status !== 'active' ? ` (${c.status})` : ''}</option>)}
             </Select>
           )}
         </Field>

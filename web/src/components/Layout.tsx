@@ -26,9 +26,9 @@ function LiveDot() {
   const s = useLiveStatus();
   const label = s === 'open' ? 'Live' : s === 'connecting' ? 'Connecting' : s === 'retrying' ? 'Reconnecting' : 'Offline';
   return (
-    <span className="hidden items-center gap-1.5 text-xs text-slate-500 sm:inline-flex" title="Live updates" data-testid="live-status" data-status={s}>
+    <span role="status" className="inline-flex items-center gap-1.5 text-xs text-slate-500" title={`Live updates: ${label}`} data-testid="live-status" data-status={s}>
       <span aria-hidden="true" className={cx('h-2 w-2 rounded-full', s === 'open' ? 'bg-emerald-500' : s === 'retrying' ? 'bg-amber-500' : 'bg-slate-300')} />
-      {label}
+      <span className="sr-only sm:not-sr-only">{label}</span>
     </span>
   );
 }

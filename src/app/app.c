@@ -157,6 +157,7 @@ static tc_status create_http(tc_app *app, tc_err *err)
         .body_max = (size_t)c->body_max,
         .json_depth_max = (int)c->json_depth_max,
         .connection_limit = (unsigned)c->http_max_connections,
+        .conn_memory_limit = (size_t)c->http_conn_memory,
         .cors_origins = c->cors_origins,
         .web_root = c->web_root,
         .test_routes = app->test_routes,

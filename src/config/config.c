@@ -53,6 +53,8 @@ static const cfg_desc settings[] = {
     {"refresh-ttl", "TC_REFRESH_TTL", CFG_INT, F(refresh_ttl_s), "2592000", "refresh token lifetime in seconds"},
     {"http-max-connections", "TC_HTTP_MAX_CONNECTIONS", CFG_INT, F(http_max_connections), "4096",
      "most concurrent HTTP connections (streams included)"},
+    {"http-conn-memory", "TC_HTTP_CONN_MEMORY", CFG_INT, F(http_conn_memory), "12288",
+     "memory per HTTP connection in bytes (4096..1048576; bounds request header size, 431 beyond)"},
     {"stream-heartbeat-ms", "TC_STREAM_HEARTBEAT_MS", CFG_INT, F(stream_heartbeat_ms), "15000",
      "heartbeat comment interval of /api/stream, in ms"},
     {"stream-queue-bytes", "TC_STREAM_QUEUE_BYTES", CFG_INT, F(stream_queue_bytes), "65536",

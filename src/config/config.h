@@ -35,6 +35,7 @@ typedef struct tc_config {
     int64_t access_ttl_s;    /* TC_ACCESS_TTL seconds */
     int64_t refresh_ttl_s;   /* TC_REFRESH_TTL seconds */
     int64_t http_max_connections; /* TC_HTTP_MAX_CONNECTIONS */
+    int64_t http_conn_memory;     /* TC_HTTP_CONN_MEMORY bytes */
     int64_t stream_heartbeat_ms;  /* TC_STREAM_HEARTBEAT_MS */
     int64_t stream_queue_bytes;   /* TC_STREAM_QUEUE_BYTES */
     int64_t stream_ticket_ttl_s;  /* TC_STREAM_TICKET_TTL seconds */

@@ -63,7 +63,7 @@ typedef struct tc_http_options {
     size_t json_string_max;    /* longest string in a JSON body; 0 = body_max */
     int header_count_max;      /* 0 = default (64) */
     unsigned connection_limit; /* 0 = default (4096) */
-    size_t conn_memory_limit;  /* per connection (bounds header size); 0 = 32 KiB */
+    size_t conn_memory_limit;  /* per connection (bounds header size); 0 = 12 KiB; 4 KiB..1 MiB */
     unsigned timeout_s;        /* idle timeout of normal requests; 0 = 30 */
     const char *cors_origins;  /* comma-separated; "*" = any; "" = none */
     const char *web_root;      /* static files for non-/api paths; NULL = none */

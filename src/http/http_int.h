@@ -10,7 +10,20 @@
 
 #define HTTP_MAX_PARAMS 8
 #define HTTP_HEADER_COUNT_DEFAULT 64
-#define HTTP_STREAM_BLOCK 4096
+/* libmicrohttpd allocates (and zeroes) a block of this size per streaming
+ * response: small, since every idle SSE stream holds one (frames are small;
+ * a burst just takes more callback calls). */
+#define HTTP_STREAM_BLOCK 1024
+/* First chunk of a request's arena (the request state and a few strings). */
+#define HTTP_ARENA_CHUNK 1024
+/* Per-connection memory of libmicrohttpd (TC_HTTP_CONN_MEMORY). It bounds
+ * the request header size (beyond: 431), and about half of it stays resident
+ * per open connection: libmicrohttpd zeroes the read buffer (half the pool)
+ * when it shrinks it to send the response, so it is the largest part of an
+ * idle stream's memory (docs/performance.md, Realtime). */
+#define HTTP_CONN_MEMORY_DEFAULT (12 * 1024)
+#define HTTP_CONN_MEMORY_MIN 4096
+#define HTTP_CONN_MEMORY_MAX (1024 * 1024)
 
 typedef struct http_hdr {
     struct http_hdr *next;

@@ -297,7 +297,7 @@ static void request_id_new(char out[37])
 static http_conn *conn_new(tc_http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
-    tc_arena *a = tc_arena_new(4096);
+    tc_arena *a = tc_arena_new(HTTP_ARENA_CHUNK);
     http_conn *hc = tc_arena_alloc(a, sizeof(*hc));
     hc->pub.arena = a;
     hc->pub.server = s;
@@ -499,7 +499,11 @@ tc_status tc_http_server_new(const tc_http_options *opt, const tc_route *routes,
     if (!s->opt.connection_limit)
         s->opt.connection_limit = 4096;
     if (!s->opt.conn_memory_limit)
-        s->opt.conn_memory_limit = 32 * 1024;
+        s->opt.conn_memory_limit = HTTP_CONN_MEMORY_DEFAULT;
+    if (s->opt.conn_memory_limit < HTTP_CONN_MEMORY_MIN)
+        s->opt.conn_memory_limit = HTTP_CONN_MEMORY_MIN;
+    if (s->opt.conn_memory_limit > HTTP_CONN_MEMORY_MAX)
+        s->opt.conn_memory_limit = HTTP_CONN_MEMORY_MAX;
     if (!s->opt.timeout_s)
         s->opt.timeout_s = 30;
     s->routes = routes;

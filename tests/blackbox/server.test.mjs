@@ -176,6 +176,21 @@ describe('running server', () => {
     const huge = await srv.request('GET', '/healthz', { headers: { 'X-Huge': 'a'.repeat(40000) } });
     assert.equal(huge.status, 431);
     assert.equal((await srv.request('GET', '/healthz')).status, 200);
+    // the default (TC_HTTP_CONN_MEMORY 12 KiB) still takes 8 KB of headers
+    const big = await srv.request('GET', '/healthz', { headers: { 'X-Big': 'a'.repeat(8000) } });
+    assert.equal(big.status, 200);
+  });
+
+  test('TC_HTTP_CONN_MEMORY raises the header limit', async () => {
+    const big = await startServer({ env: { TC_HTTP_CONN_MEMORY: '65536' } });
+    try {
+      const r = await big.request('GET', '/healthz', { headers: { 'X-Huge': 'a'.repeat(40000) } });
+      assert.equal(r.status, 200);
+      const over = await big.request('GET', '/healthz', { headers: { 'X-Huge': 'a'.repeat(70000) } });
+      assert.equal(over.status, 431);
+    } finally {
+      await big.stop();
+    }
   });
 
   test('keep-alive: two requests on one socket', async () => {

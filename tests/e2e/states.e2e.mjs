@@ -5,7 +5,9 @@
 // old one moves to "Disconnected"), health badges after a check, a webhook
 // whose endpoint refuses (failed delivery with its attempts, retry by hand),
 // the cron error caret, a tool's 422 tied to its field, an empty password
-// form. Screenshots: tests/artifacts/e2e/states-*.png. Exit 77 = skipped
+// form; and the OAuth round trip in the browser against oauth2-mock-server:
+// connect, the grant refused on refresh (needs reconnect), one-click
+// reconnect through the provider, the old connection folded away. Screenshots: tests/artifacts/e2e/states-*.png. Exit 77 = skipped
 // (no chromium, no web/dist, no peers).
 import fs from 'node:fs';
 import http from 'node:http';
@@ -34,6 +36,12 @@ try {
 }
 const { startServer, request } = await import(pathToFileURL(path.join(SRC, 'tests/blackbox/lib/server.mjs')).href);
 const { startMcpPeer } = await import('./mcp-peer.mjs');
+let OAuth2Server;
+try {
+  ({ OAuth2Server } = await import(pathToFileURL(path.join(SRC, 'tests/peers/node_modules/oauth2-mock-server/dist/index.mjs')).href));
+} catch (e) {
+  skip(`oauth2-mock-server is not installed (make peers): ${e.message}`);
+}
 
 fs.mkdirSync(ART, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-e2e-states-'));
@@ -58,6 +66,26 @@ await new Promise((r) => closed.listen(0, '127.0.0.1', r));
 const closedPort = closed.address().port;
 await new Promise((r) => closed.close(r));
 
+// An OAuth provider that redirects straight back; refreshes can be refused.
+const oauth = new OAuth2Server();
+await oauth.issuer.keys.generate('RS256');
+await oauth.start(0, '127.0.0.1');
+cleanup.push(() => oauth.stop());
+let refuseRefresh = false;
+oauth.service.on('beforeResponse', (resp, req) => {
+  if (refuseRefresh && req.body?.grant_type === 'refresh_token') {
+    resp.statusCode = 400;
+    resp.body = { error: 'invalid_grant', error_description: 'the grant was revoked' };
+  }
+});
+const port = await new Promise((resolve) => {
+  const s = http.createServer();
+  s.listen(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => resolve(p));
+  });
+});
+
 const cat = path.join(tmp, 'catalog');
 fs.mkdirSync(cat);
 const apiKeyAuth = (header, format) => ({ type: 'api_key', inject: { header, format }, fields: { api_key: 'API key' } });
@@ -72,10 +100,20 @@ fs.writeFileSync(path.join(cat, 'e2e-rest.json'), JSON.stringify({
   tools: [{ name: 'me', description: 'Who am I.', request: { method: 'GET', path: '/me' }, input_schema: { type: 'object', properties: {} } }],
 }));
 
+fs.writeFileSync(path.join(cat, 'e2e-oauth.json'), JSON.stringify({
+  slug: 'e2e-oauth', name: 'E2E OAuth', description: 'A local OAuth provider.', category: 'developer-tools', base_url: oauth.issuer.url,
+  auth: { type: 'oauth2', authorization_url: `${oauth.issuer.url}/authorize`, token_url: `${oauth.issuer.url}/token`, scopes: ['read', 'write'] },
+  tools: [{ name: 'me', description: 'Who am I.', request: { method: 'GET', path: '/userinfo' }, input_schema: { type: 'object', properties: {} } }],
+}));
+
 let srv;
 try {
   srv = await startServer({
-    env: { TC_WEB_ROOT: DIST, TC_CATALOG_PATH: cat, TC_ALLOW_PRIVATE_TARGETS: '1', TC_WEBHOOK_MAX_ATTEMPTS: '2', TC_WEBHOOK_RETRY_BASE_MS: '200', TC_WEBHOOK_RETRY_MAX_MS: '400' },
+    env: {
+      TC_WEB_ROOT: DIST, TC_CATALOG_PATH: cat, TC_ALLOW_PRIVATE_TARGETS: '1', TC_WEBHOOK_MAX_ATTEMPTS: '2', TC_WEBHOOK_RETRY_BASE_MS: '200', TC_WEBHOOK_RETRY_MAX_MS: '400',
+      TC_LISTEN: `127.0.0.1:${port}`, TC_PUBLIC_URL: `http://127.0.0.1:${port}/`, TC_OAUTH_REFRESH_INTERVAL_MS: '0',
+      TC_OAUTH_E2E_OAUTH_CLIENT_ID: 'e2e-client', TC_OAUTH_E2E_OAUTH_CLIENT_SECRET: 'e2e-secret',
+    },
   });
 } catch (e) {
   console.error('could not start toolconnect:', e.message);
@@ -200,8 +238,40 @@ const checks = {
     const described = (await message.getAttribute('aria-describedby')) ?? '';
     const texts = await Promise.all(described.split(' ').filter(Boolean).map((id) => page.locator(`[id="${id}"]`).innerText()));
     assert.ok(texts.some((t) => /required/.test(t)), `the error is tied to the field: ${texts}`);
-    assert.equal(await message.evaluate((el) => el === document.activeElement), true, 'focus moved to the field');
+    await message.evaluate((el) => new Promise((resolve, reject) => {
+      const t0 = Date.now();
+      const check = () => (el === document.activeElement ? resolve() : Date.now() - t0 > 5000 ? reject(new Error('focus did not move to the invalid field')) : requestAnimationFrame(check));
+      check();
+    }));
     await shot('tool-422');
+  },
+  async 'OAuth connect, needs reconnect, one-click reconnect'() {
+    await page.goto(srv.url + '/connectors/e2e-oauth');
+    await page.getByLabel('Label').fill('OAuth account');
+    await page.getByRole('button', { name: 'Connect with E2E OAuth' }).click();
+    // start -> provider -> /api/oauth/callback -> /connections?oauth=ok&connection=<id>
+    await toast('Connected.');
+    await page.waitForURL((u) => u.pathname === '/connections' && !u.search);
+    const first = page.locator('[data-testid="connection-row"][data-status="active"]').filter({ hasText: 'OAuth account' });
+    await first.getByText(/^Scopes: /).waitFor(); // what the provider granted (the mock says "dummy")
+    const before = (await api('GET', '/api/connections')).json.items.filter((c) => c.connector === 'e2e-oauth');
+    assert.equal(before.length, 1);
+    // The provider refuses the refresh: the connection needs a reconnect.
+    refuseRefresh = true;
+    const r = await api('POST', `/api/_test/oauth/connections/${before[0].id}/refresh`, { mode: 'force' });
+    assert.equal(r.status, 409, r.text);
+    refuseRefresh = false;
+    const row = page.locator('[data-testid="connection-row"][data-needs-reconnect]').filter({ hasText: 'OAuth account' });
+    await row.waitFor({ timeout: 20000 }); // the stream's connection row, no reload
+    await shot('oauth-needs-reconnect');
+    await row.getByRole('button', { name: /^Reconnect/ }).click(); // one click: off to the provider and back
+    await toast('Connected.');
+    await page.getByText('Disconnected (2)').waitFor(); // the REST key from before, and this one
+    await page.locator('[data-needs-reconnect]').waitFor({ state: 'detached' });
+    const after = (await api('GET', '/api/connections')).json.items.filter((c) => c.connector === 'e2e-oauth');
+    assert.deepEqual(after.map((c) => c.status).sort(), ['active', 'revoked']);
+    assert.equal(after.find((c) => c.status === 'revoked').id, before[0].id, 'the expired connection was the one removed');
+    await shot('oauth-reconnected');
   },
   async 'empty password form'() {
     await page.goto(srv.url + '/settings/security');

@@ -114,7 +114,8 @@ export interface Connection {
   label: string;
   status: ConnectionStatus;
   status_reason: string | null;
-  scopes: string[] | null;
+  /** Granted OAuth scopes: the server sends them space-separated (older shapes: an array). */
+  scopes: string | string[] | null;
   expires_at: string | null;
   created_at: string;
   last_used_at: string | null;

@@ -52,3 +52,9 @@ export function describeUserAgent(ua: string | null | undefined): string {
   if (!browser) return ua.length > 60 ? `${ua.slice(0, 57)}…` : ua;
   return os ? `${browser} on ${os}` : browser;
 }
+
+/** Scopes as a list, from "a b" (the server's shape) or ["a", "b"]. */
+export function scopeList(scopes: string | string[] | null | undefined): string[] {
+  if (!scopes) return [];
+  return (Array.isArray(scopes) ? scopes : scopes.split(/[\s,]+/)).filter(Boolean);
+}

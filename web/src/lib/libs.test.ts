@@ -4,7 +4,7 @@ import { countJobs, fetchJobsSince, JOBS_PAGE_MAX } from './jobs';
 import { scheduleInput } from './schedules';
 import { fromHHMM, prefsInput, toHHMM } from './notifications';
 import { readOAuthOutcome, rememberReplaced, takeReplaced } from './oauth';
-import { describeUserAgent } from '../components/format';
+import { describeUserAgent, scopeList } from '../components/format';
 import { mcpText } from '../components/JobView';
 
 const job = (id: string, status: Job['status']) => ({ id, status, queued_at: '2030-01-01T00:00:00Z' }) as Job;
@@ -90,6 +90,11 @@ describe('display helpers', () => {
     expect(describeUserAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1')).toBe('Safari on iOS');
     expect(describeUserAgent(null)).toBe('Unknown client');
     expect(describeUserAgent('curl/8.5.0')).toBe('curl');
+  });
+  it('lists scopes from the server string', () => {
+    expect(scopeList('channels:read chat:write')).toEqual(['channels:read', 'chat:write']);
+    expect(scopeList(['a'])).toEqual(['a']);
+    expect(scopeList(null)).toEqual([]);
   });
   it('shows MCP text results as text', () => {
     expect(mcpText({ content: [{ type: 'text', text: 'HI' }], isError: false })).toEqual(['HI']);

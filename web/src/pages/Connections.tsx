@@ -5,7 +5,7 @@ import { api, itemsOf } from '../api';
 import type { Connection, HealthRow } from '../api/types';
 import { qk } from '../live/cache';
 import { ConnectForm, useOAuthStart } from '../components/ConnectForm';
-import { fmtRelative, fmtTime } from '../components/format';
+import { fmtRelative, fmtTime, scopeList } from '../components/format';
 import { useToast } from '../components/toast';
 import { Button, Card, cx, Empty, Loading, Modal, PageHeader, QueryView, StatusBadge } from '../components/ui';
 import { HealthBadge, useHealth } from '../components/Health';
@@ -92,7 +92,7 @@ function ConnectionRow({ c, health, highlight }: { c: Connection; health?: Healt
             {c.expires_at && <> · expires {fmtTime(c.expires_at)}</>}
           </p>
           {c.status_reason && <p className={cx('mt-1 text-sm', gone ? 'text-slate-500' : 'text-amber-800')}>{c.status_reason}</p>}
-          {c.scopes && c.scopes.length > 0 && <p className="mt-1 text-xs text-slate-500">Scopes: {c.scopes.join(', ')}</p>}
+          {scopeList(c.scopes).length > 0 && <p className="mt-1 text-xs text-slate-500">Scopes: {scopeList(c.scopes).join(', ')}</p>}
         </div>
         {!gone && <div className="flex flex-wrap gap-2">
           {needs && <Reconnect conn={c} />}

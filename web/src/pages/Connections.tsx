@@ -91,7 +91,7 @@ function ConnectionRow({ c, health, highlight }: { c: Connection; health?: Healt
             {' · '}created {fmtTime(c.created_at)} · {c.last_used_at ? <>last used {fmtRelative(c.last_used_at)}</> : "never used"}
             {c.expires_at && <> · expires {fmtTime(c.expires_at)}</>}
           </p>
-          {c.status_reason && <p className={cx('mt-1 text-sm', gone ? 'text-slate-500' : 'text-amber-800')}>{c.status_reason}</p>}
+          {c.status_reason && !(needs && c.status_reason === 'needs reconnect') && <p className={cx('mt-1 text-sm', gone ? 'text-slate-500' : 'text-amber-800')}>{c.status_reason}</p>}
           {scopeList(c.scopes).length > 0 && <p className="mt-1 text-xs text-slate-500">Scopes: {scopeList(c.scopes).join(', ')}</p>}
         </div>
         {!gone && <div className="flex flex-wrap gap-2">

@@ -462,9 +462,15 @@ tc_status tc_repo_delivery_record(tc_db_conn *c, const char *token, const tc_rep
     return attempt_insert(c, a, now, err);
 }
 
-/* Built once: "UPDATE ... CASE id WHEN $3 THEN $4 ... WHERE id IN ($3, $5,
- * ...)" and "INSERT ... VALUES (...), (...)" for TC_REPO_RECORD_CHUNK rows. */
-static void chunk_sql(char *upd, size_t ucap, char *ins, size_t icap)
+/* Statements for chunks of 1, 2, 4, 8 and 16 rows (any count is recorded
+ * as at most five of them, so few distinct statements sit in each
+ * connection's cache): "UPDATE ... CASE id WHEN $3 THEN $4 ... WHERE id IN
+ * ($3, $5, ...)" and "INSERT ... VALUES (...), (...)". Built once. */
+#define CHUNK_SIZES 5
+static pthread_once_t chunk_once = PTHREAD_ONCE_INIT;
+static char chunk_upd[CHUNK_SIZES][2048], chunk_ins[CHUNK_SIZES][4096];
+
+static void chunk_sql(int n, char *upd, size_t ucap, char *ins, size_t icap)
 {
     tc_buf b;
     tc_buf_init(&b, ucap);
@@ -472,10 +478,13 @@ static void chunk_sql(char *upd, size_t ucap, char *ins, size_t icap)
                     "attempt_count = attempt_count + 1, last_attempt_at = $2, last_error = NULL, "
                     "claimed_by = NULL, claimed_until = NULL, updated_at = $2, "
                     "last_status_code = CASE id");
-    for (int i = 0; i < TC_REPO_RECORD_CHUNK; i++)
+    for (int i = 0; i < n; i++)
         tc_buf_printf(&b, " WHEN $%d THEN $%d", 3 + 2 * i, 4 + 2 * i);
-    tc_buf_puts(&b, " END WHERE claimed_by = $1 AND status = 'pending' AND id IN (");
-    for (int i = 0; i < TC_REPO_RECORD_CHUNK; i++)
+    /* coalesce(status, ...): without it SQLite's planner walks the
+     * (status, next_attempt_at) index over every pending row instead of
+     * looking the ids up (quadratic on a full queue). */
+    tc_buf_puts(&b, " END WHERE claimed_by = $1 AND coalesce(status, '') = 'pending' AND id IN (");
+    for (int i = 0; i < n; i++)
         tc_buf_printf(&b, "%s$%d", i ? ", " : "", 3 + 2 * i);
     tc_buf_puts(&b, ") RETURNING id");
     snprintf(upd, ucap, "%s", b.data);
@@ -483,7 +492,7 @@ static void chunk_sql(char *upd, size_t ucap, char *ins, size_t icap)
     b.max = icap;
     tc_buf_puts(&b, "INSERT INTO webhook_attempts (delivery_id, user_id, attempt, status_code, "
                     "response_headers, response_body, duration_ms, error, created_at) VALUES ");
-    for (int i = 0; i < TC_REPO_RECORD_CHUNK; i++) {
+    for (int i = 0; i < n; i++) {
         int p = 2 + 7 * i;
         tc_buf_printf(&b, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, NULL, $1)", i ? ", " : "", p, p + 1,
                       p + 2, p + 3, p + 4, p + 5, p + 6);
@@ -492,36 +501,33 @@ static void chunk_sql(char *upd, size_t ucap, char *ins, size_t icap)
     tc_buf_free(&b);
 }
 
-static pthread_once_t chunk_once = PTHREAD_ONCE_INIT;
-static char chunk_upd[2048], chunk_ins[4096];
-
 static void chunk_init(void)
 {
-    chunk_sql(chunk_upd, sizeof(chunk_upd), chunk_ins, sizeof(chunk_ins));
+    for (int k = 0; k < CHUNK_SIZES; k++)
+        chunk_sql(1 << k, chunk_upd[k], sizeof(chunk_upd[k]), chunk_ins[k], sizeof(chunk_ins[k]));
 }
 
-tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
-                                            const tc_repo_attempt *a, int64_t now, bool *owned,
-                                            tc_err *err)
+/* One chunk of n = 1 << k rows. */
+static tc_status record_chunk(tc_db_conn *c, int k, const char *token, const tc_repo_attempt *a,
+                              int64_t now, bool *owned, tc_err *err)
 {
-    enum { N = TC_REPO_RECORD_CHUNK };
-    pthread_once(&chunk_once, chunk_init);
-    tc_dbv up[2 + 2 * N];
+    int n = 1 << k;
+    tc_dbv up[2 + 2 * TC_REPO_RECORD_CHUNK];
     up[0] = TC_DBV_STR(token);
     up[1] = TC_DBV_I64(now);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         up[2 + 2 * i] = TC_DBV_STR(a[i].delivery_id);
         up[3 + 2 * i] = TC_DBV_I64(a[i].status_code);
         owned[i] = false;
     }
     tc_db_rows *r = NULL;
-    tc_status st = tc_db_query(c, chunk_upd, up, NP(up), &r, err);
+    tc_status st = tc_db_query(c, chunk_upd[k], up, (size_t)(2 + 2 * n), &r, err);
     if (st != TC_OK)
         return st;
-    size_t n_owned = 0;
+    int n_owned = 0;
     while (tc_db_rows_next(r)) {
         const char *id = tc_db_rows_text(r, 0);
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < n; i++)
             if (!owned[i] && !strcmp(id, a[i].delivery_id)) {
                 owned[i] = true;
                 n_owned++;
@@ -529,15 +535,15 @@ tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
             }
     }
     tc_db_rows_free(r);
-    if (n_owned < N) { /* rare: a lease ran out; attempts one by one */
-        for (int i = 0; i < N && st == TC_OK; i++)
+    if (n_owned < n) { /* rare: a lease ran out; attempts one by one */
+        for (int i = 0; i < n && st == TC_OK; i++)
             if (owned[i])
                 st = attempt_insert(c, &a[i], now, err);
         return st;
     }
-    tc_dbv ip[1 + 7 * N];
+    tc_dbv ip[1 + 7 * TC_REPO_RECORD_CHUNK];
     ip[0] = TC_DBV_I64(now);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         tc_dbv *p = &ip[1 + 7 * i];
         p[0] = TC_DBV_STR(a[i].delivery_id);
         p[1] = TC_DBV_STR(a[i].user_id);
@@ -547,7 +553,24 @@ tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
         p[5] = TC_DBV_STR(a[i].response_body);
         p[6] = TC_DBV_I64(a[i].duration_ms);
     }
-    return tc_db_exec(c, chunk_ins, ip, NP(ip), NULL, err);
+    return tc_db_exec(c, chunk_ins[k], ip, (size_t)(1 + 7 * n), NULL, err);
+}
+
+tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
+                                            const tc_repo_attempt *a, size_t n, int64_t now,
+                                            bool *owned, tc_err *err)
+{
+    pthread_once(&chunk_once, chunk_init);
+    tc_status st = TC_OK;
+    size_t off = 0;
+    while (off < n && st == TC_OK) {
+        int k = CHUNK_SIZES - 1;
+        while (k > 0 && (size_t)1 << k > n - off)
+            k--;
+        st = record_chunk(c, k, token, a + off, now, owned + off, err);
+        off += (size_t)1 << k;
+    }
+    return st;
 }
 
 tc_status tc_repo_delivery_release(tc_db_conn *c, const char *token, tc_err *err)

@@ -155,13 +155,14 @@ typedef struct tc_repo_attempt {
  * while token still owns it (*owned false and nothing written otherwise). */
 tc_status tc_repo_delivery_record(tc_db_conn *c, const char *token, const tc_repo_attempt *a,
                                   int64_t now, bool *owned, tc_err *err);
-/* The same for TC_REPO_RECORD_CHUNK succeeded attempts at once (one UPDATE
- * ... RETURNING, one multi-row INSERT): the common case of a busy queue.
- * owned[i] tells which rows token still owned (only those are written). */
+/* The same for n succeeded attempts at once (the common case of a busy
+ * queue): chunks of 16, 8, 4, 2 and 1 rows, each one UPDATE ... RETURNING
+ * and one multi-row INSERT. owned[i] tells which rows token still owned
+ * (only those are written). */
 #define TC_REPO_RECORD_CHUNK 16
 tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
-                                            const tc_repo_attempt *a, int64_t now, bool *owned,
-                                            tc_err *err);
+                                            const tc_repo_attempt *a, size_t n, int64_t now,
+                                            bool *owned, tc_err *err);
 /* Drops every claim of token (shutdown): the rows are due again at once. */
 tc_status tc_repo_delivery_release(tc_db_conn *c, const char *token, tc_err *err);
 /* Earliest next_attempt_at of an unclaimed pending delivery of an enabled

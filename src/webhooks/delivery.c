@@ -1,24 +1,33 @@
 /* The delivery worker: two threads around one libcurl multi handle.
  *
- * The dispatcher does all database work: it claims due deliveries (lease:
- * claimed_by = a token of this instance, claimed_until = now + timeout +
- * margin) up to the free slots, signs them and prepares their requests,
- * hands them to the sender, and records every finished attempt (all that
- * finished since the last round in one transaction), scheduling retries.
- * The sender only runs curl: it adds the prepared requests to the multi
- * handle, lets them run, and hands finished ones back. So the database work
- * of one round overlaps the network work of the next, and SQLite's single
- * writer is never contended by our own threads.
+ * The dispatcher does all database work, in rounds of one transaction
+ * each: it records the attempts that finished since the last round
+ * (successes in multi-row statements) and, in the same transaction, claims
+ * due deliveries (lease: claimed_by = a token of this instance,
+ * claimed_until = now + timeout + margin) up to the free slots plus a
+ * reserve of a quarter of the concurrency. It then signs them (keys opened
+ * once per endpoint and cached, see key_get) and prepares their requests.
+ * It waits for a batch of finished requests (a quarter of the slots, all
+ * that were in flight, or BATCH_WAIT_NS) so each round's statements and
+ * commit serve many deliveries.
+ * The sender only runs curl: it starts prepared requests, oldest first, as
+ * slots free up (the reserve refills a slot at once, without waiting for a
+ * round), lets them run, and hands finished ones back. So the database work
+ * overlaps the network work, and SQLite's single writer is never contended
+ * by our own threads.
  *
- * Queues: ready (dispatcher -> sender, woken by curl_multi_wakeup) and done
- * (sender -> dispatcher, woken by the condition variable). Lock order: q.mu
- * only, never held across a database or curl call.
+ * Queues: ready (dispatcher -> sender, FIFO, woken by curl_multi_wakeup) and
+ * done (sender -> dispatcher, woken by the condition variable when a batch
+ * is worth a look). Lock order: q.mu only, never held across a database or
+ * curl call.
  *
  * A delivery belongs to this worker only while its claim does; a crash
  * leaves the lease to run out, after which any instance takes it again
- * (at-least-once, same webhook-id). At stop, requests in flight are
- * abandoned and their claims released so the next start sends them. */
+ * (at-least-once, same webhook-id). At stop, requests in flight and
+ * prepared ones are abandoned and, once what finished is recorded, this
+ * instance's claims are released so the next start sends them at once. */
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,13 +67,45 @@ typedef struct flight {
 typedef struct queues {
     pthread_mutex_t mu;
     pthread_cond_t cv;       /* dispatcher waits: done items, kick, stop */
-    flight *ready;           /* prepared, for the sender (LIFO is fine) */
+    flight *ready, *ready_tail; /* prepared, for the sender, oldest first */
     flight *done;            /* finished or abandoned, for the dispatcher */
+    size_t n_done;
+    int64_t first_done_ns;   /* when the oldest item of done arrived */
+    size_t batch_min;        /* wake the dispatcher at this many done items */
+    size_t max_running;      /* the sender's slots (concurrency) */
     bool stop_sender, stop_dispatcher, sender_gone;
     pthread_t sender, dispatcher;
 } queues;
 
-#define RECORD_BATCH_MAX 512
+/* The dispatcher records finished flights in batches: it waits for a
+ * quarter of the slots (or everything in flight) to come back, but never
+ * longer than BATCH_WAIT_NS after the first one. */
+#define BATCH_WAIT_NS (3 * 1000000LL)
+
+/* Opened signing keys per endpoint (dispatcher only): reopened when the
+ * endpoint's ciphertexts change, when the previous secret's overlap ends,
+ * and at least every KEY_TTL_MS. */
+#define KEY_CACHE_MAX 64
+#define KEY_TTL_MS 60000
+
+typedef struct key_entry {
+    char webhook_id[37];
+    unsigned char *ct, *prev_ct; /* the ciphertexts it was opened from */
+    size_t ct_len, prev_len;
+    bool want_prev;              /* the previous secret was in its overlap */
+    int64_t opened_at;
+    tc_webhook_signer *signer;
+} key_entry;
+
+typedef struct dispatcher {
+    tc_webhooks *w;
+    struct queues *q;
+    int64_t outstanding;   /* handed to the sender, not back yet */
+    int64_t next_claim_at;
+    struct flight *carry;  /* could not be signed: recorded by the next round */
+    key_entry keys[KEY_CACHE_MAX];
+    int n_keys;
+} dispatcher;
 
 /* ---- curl callbacks ---------------------------------------------------------- */
 
@@ -137,21 +178,110 @@ static void add_custom_headers(flight *f)
     json_decref(h);
 }
 
-/* Signs the payload with the current secret (and the previous one during
- * the overlap). */
-static tc_status sign(tc_webhooks *w, flight *f, int64_t now, tc_webhook_headers *hd, tc_err *err)
+static void key_clear(key_entry *k)
+{
+    tc_webhook_signer_free(k->signer);
+    free(k->ct);
+    free(k->prev_ct);
+    memset(k, 0, sizeof(*k));
+}
+
+static bool same_blob(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || (a && b && !memcmp(a, b, alen)));
+}
+
+static bool key_fresh(const key_entry *k, const tc_repo_claimed *d, int64_t now)
+{
+    bool want_prev = d->prev_secret && d->prev_expires_at > now;
+    return now - k->opened_at < KEY_TTL_MS && k->want_prev == want_prev &&
+           same_blob(k->ct, k->ct_len, d->secret, d->secret_len) &&
+           same_blob(k->prev_ct, k->prev_len, want_prev ? d->prev_secret : NULL,
+                     want_prev ? d->prev_secret_len : 0);
+}
+
+static unsigned char *blob_dup(const unsigned char *p, size_t n)
+{
+    if (!p || !n)
+        return NULL;
+    unsigned char *c = tc_malloc(n);
+    memcpy(c, p, n);
+    return c;
+}
+
+/* Opens the endpoint's secrets into a signer in entry k. */
+static tc_status key_open(tc_webhooks *w, key_entry *k, const tc_repo_claimed *d, int64_t now,
+                          tc_err *err)
 {
     unsigned char *secrets[2] = {NULL, NULL};
     size_t lens[2] = {0, 0};
-    size_t n = tc_webhooks__open_secrets(w, &f->d, now, secrets, lens, err);
+    size_t n = tc_webhooks__open_secrets(w, d, now, secrets, lens, err);
     if (n == 0)
         return err->status != TC_OK ? err->status : TC_INTERNAL;
     const char *list[2] = {(const char *)secrets[0], (const char *)secrets[1]};
-    tc_status st = tc_webhook_sign(list, n, f->d.message_id, now / 1000, f->d.payload,
-                                   strlen(f->d.payload), hd, err);
+    tc_webhook_signer *sg = NULL;
+    tc_status st = tc_webhook_signer_new(list, n, &sg, err);
     for (size_t i = 0; i < n; i++)
         tc_secret_free(secrets[i], lens[i]);
-    return st;
+    if (st != TC_OK)
+        return st;
+    key_clear(k);
+    snprintf(k->webhook_id, sizeof(k->webhook_id), "%s", d->webhook_id);
+    k->want_prev = d->prev_secret && d->prev_expires_at > now;
+    k->ct = blob_dup(d->secret, d->secret_len);
+    k->ct_len = k->ct ? d->secret_len : 0;
+    if (k->want_prev) {
+        k->prev_ct = blob_dup(d->prev_secret, d->prev_secret_len);
+        k->prev_len = k->prev_ct ? d->prev_secret_len : 0;
+    }
+    k->opened_at = now;
+    k->signer = sg;
+    return TC_OK;
+}
+
+/* The signer of d's endpoint: cached, or opened now (in its slot, a free
+ * slot, or the oldest one's). */
+static const tc_webhook_signer *key_get(dispatcher *x, const tc_repo_claimed *d, int64_t now,
+                                        tc_err *err)
+{
+    key_entry *slot = NULL;
+    for (int i = 0; i < x->n_keys && !slot; i++)
+        if (!strcmp(x->keys[i].webhook_id, d->webhook_id))
+            slot = &x->keys[i];
+    if (slot && key_fresh(slot, d, now))
+        return slot->signer;
+    if (!slot && x->n_keys < KEY_CACHE_MAX)
+        slot = &x->keys[x->n_keys++];
+    if (!slot) {
+        slot = &x->keys[0];
+        for (int i = 1; i < x->n_keys; i++)
+            if (x->keys[i].opened_at < slot->opened_at)
+                slot = &x->keys[i];
+    }
+    key_entry fresh = {0};
+    if (key_open(x->w, &fresh, d, now, err) != TC_OK)
+        return NULL;
+    key_clear(slot);
+    *slot = fresh;
+    return slot->signer;
+}
+
+static void keys_free(dispatcher *x)
+{
+    for (int i = 0; i < x->n_keys; i++)
+        key_clear(&x->keys[i]);
+    x->n_keys = 0;
+}
+
+/* Signs the payload with the current secret (and the previous one during
+ * the overlap). */
+static tc_status sign(dispatcher *x, flight *f, int64_t now, tc_webhook_headers *hd, tc_err *err)
+{
+    const tc_webhook_signer *sg = key_get(x, &f->d, now, err);
+    if (!sg)
+        return err->status != TC_OK ? err->status : TC_INTERNAL;
+    return tc_webhook_signer_sign(sg, f->d.message_id, now / 1000, f->d.payload,
+                                  strlen(f->d.payload), hd, err);
 }
 
 /* Easy handles are reused (curl_easy_reset) rather than created per
@@ -179,10 +309,11 @@ static void easy_pool_free(tc_webhooks *w)
         curl_easy_cleanup(w->easy_pool[--w->n_easy]);
 }
 
-static tc_status flight_setup(tc_webhooks *w, flight *f, int64_t now, tc_err *err)
+static tc_status flight_setup(dispatcher *x, flight *f, int64_t now, tc_err *err)
 {
+    tc_webhooks *w = x->w;
     tc_webhook_headers hd;
-    tc_status st = sign(w, f, now, &hd, err);
+    tc_status st = sign(x, f, now, &hd, err);
     if (st != TC_OK)
         return st;
     f->h = easy_get(w);
@@ -270,7 +401,8 @@ static void plan_one(tc_webhooks *w, recorded *r, int64_t now)
     int64_t ra = -1;
     if (!tc_webhook_retry_after(f->retry_after[0] ? f->retry_after : NULL, now, &ra))
         ra = -1;
-    tc_webhook_plan(&w->cfg, r->verdict, f->d.attempt_count + 1, f->d.created_at, now, ra, jitter(),
+    uint32_t j = r->verdict == TC_WH_SUCCEEDED ? 0 : jitter(); /* only retries use it */
+    tc_webhook_plan(&w->cfg, r->verdict, f->d.attempt_count + 1, f->d.created_at, now, ra, j,
                     &r->next);
     if (!strcmp(r->next.status, "failed") && r->next.why)
         snprintf(r->err_text, sizeof(r->err_text), "%s%s%s", f->error, f->error[0] ? ": " : "",
@@ -310,43 +442,30 @@ static tc_status note_one(tc_webhooks *w, tc_db_conn *c, recorded *rs, size_t i,
                                        cutoff, now, &r->disabled, r->reason, sizeof(r->reason), err);
 }
 
-/* Writes the attempts: successes in chunks of TC_REPO_RECORD_CHUNK (two
- * statements per chunk), the rest one by one. */
-static tc_status write_batch(tc_db_conn *c, recorded *rs, size_t n, int64_t now, tc_err *err)
+/* Writes the attempts: all successes in multi-row statements (chunks of
+ * 16, 8, 4, 2, 1), the rest one by one. Every flight carries the
+ * instance's claim token. */
+static tc_status write_batch(tc_db_conn *c, const char *token, recorded *rs, size_t n, int64_t now,
+                             tc_err *err)
 {
-    size_t idx[TC_REPO_RECORD_CHUNK], k = 0;
+    tc_repo_attempt *a = tc_calloc(n ? n : 1, sizeof(*a));
+    bool *owned = tc_calloc(n ? n : 1, sizeof(*owned));
+    size_t *idx = tc_calloc(n ? n : 1, sizeof(*idx));
+    size_t k = 0;
     tc_status st = TC_OK;
     for (size_t i = 0; i < n && st == TC_OK; i++) {
-        if (rs[i].verdict != TC_WH_SUCCEEDED) {
-            st = tc_repo_delivery_record(c, rs[i].f->token, &rs[i].a, now, &rs[i].owned, err);
-            continue;
-        }
-        idx[k++] = i;
-        if (k < TC_REPO_RECORD_CHUNK)
-            continue;
-        tc_repo_attempt a[TC_REPO_RECORD_CHUNK];
-        bool owned[TC_REPO_RECORD_CHUNK];
-        for (size_t j = 0; j < k; j++)
-            a[j] = rs[idx[j]].a;
-        /* one token per claim batch: chunks mix tokens, so pass each row's */
-        const char *token = rs[idx[0]].f->token;
-        bool same = true;
-        for (size_t j = 1; j < k; j++)
-            same = same && !strcmp(rs[idx[j]].f->token, token);
-        if (same) {
-            st = tc_repo_delivery_record_succeeded(c, token, a, now, owned, err);
-            for (size_t j = 0; j < k; j++)
-                rs[idx[j]].owned = owned[j];
-        } else {
-            for (size_t j = 0; j < k && st == TC_OK; j++)
-                st = tc_repo_delivery_record(c, rs[idx[j]].f->token, &rs[idx[j]].a, now,
-                                             &rs[idx[j]].owned, err);
-        }
-        k = 0;
+        if (rs[i].verdict != TC_WH_SUCCEEDED)
+            st = tc_repo_delivery_record(c, token, &rs[i].a, now, &rs[i].owned, err);
+        else
+            a[k] = rs[i].a, idx[k++] = i;
     }
+    if (st == TC_OK && k)
+        st = tc_repo_delivery_record_succeeded(c, token, a, k, now, owned, err);
     for (size_t j = 0; j < k && st == TC_OK; j++)
-        st = tc_repo_delivery_record(c, rs[idx[j]].f->token, &rs[idx[j]].a, now, &rs[idx[j]].owned,
-                                     err);
+        rs[idx[j]].owned = owned[j];
+    free(a);
+    free(owned);
+    free(idx);
     return st;
 }
 
@@ -402,51 +521,7 @@ static void announce(tc_webhooks *w, recorded *r, int64_t *next_claim_at)
     }
 }
 
-/* Records the finished flights in one transaction, then announces them. On
- * a database failure nothing is written: the leases run out and the
- * deliveries are sent again (at-least-once). */
-static void record_batch(tc_webhooks *w, flight **done, size_t n, int64_t *next_claim_at)
-{
-    recorded *rs = tc_calloc(n, sizeof(*rs));
-    tc_err err;
-    tc_err_clear(&err);
-    int64_t now = tc_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        rs[i].f = done[i];
-        plan_one(w, &rs[i], now);
-    }
-    tc_db_conn *c = tc_db_acquire(w->db);
-    tc_status st = tc_db_begin(c, &err);
-    if (st == TC_OK)
-        st = write_batch(c, rs, n, now, &err);
-    for (size_t i = 0; i < n && st == TC_OK; i++)
-        st = note_one(w, c, rs, i, now, &err);
-    if (st == TC_OK)
-        st = tc_db_commit(c, &err);
-    else
-        tc_db_rollback(c);
-    tc_db_release(c);
-    if (st != TC_OK)
-        tc_log(TC_LOG_ERROR, "webhook attempts not recorded; they will be sent again",
-               "error", err.message, NULL);
-    for (size_t i = 0; i < n; i++) {
-        if (st == TC_OK)
-            announce(w, &rs[i], next_claim_at);
-        flight_free(w, done[i]);
-    }
-    free(rs);
-}
-
-/* ---- the loop ---------------------------------------------------------------------- */
-
 /* ---- dispatcher ---------------------------------------------------------------- */
-
-typedef struct dispatcher {
-    tc_webhooks *w;
-    queues *q;
-    int64_t outstanding;   /* handed to the sender, not back yet */
-    int64_t next_claim_at;
-} dispatcher;
 
 static void push(flight **list, flight *f)
 {
@@ -455,124 +530,245 @@ static void push(flight **list, flight *f)
 }
 
 /* Signs and prepares one claimed delivery. One that cannot even be signed
- * (its secret does not open) goes straight back as a failed attempt,
- * retried like a transport failure. */
-static flight *prepare(dispatcher *x, tc_repo_claimed *d, const char *token, int64_t now)
+ * (its secret does not open) goes back as a failed attempt, recorded by
+ * the next round and retried like a transport failure. */
+static flight *prepare(dispatcher *x, tc_repo_claimed *d, int64_t now)
 {
     flight *f = tc_calloc(1, sizeof(*f));
     f->d = *d;
     memset(d, 0, sizeof(*d));
-    snprintf(f->token, sizeof(f->token), "%s", token);
+    snprintf(f->token, sizeof(f->token), "%s", x->w->instance);
     tc_buf_init(&f->body, TC_WH_RESPONSE_KEEP);
     tc_buf_init(&f->headers, TC_WH_RESPONSE_HEADERS_KEEP);
     f->started_ns = tc_mono_ns();
     tc_err err;
     tc_err_clear(&err);
-    if (flight_setup(x->w, f, now, &err) != TC_OK) {
+    if (flight_setup(x, f, now, &err) != TC_OK) {
         f->transport = TC_INTERNAL;
         snprintf(f->error, sizeof(f->error), "cannot sign the delivery: %.200s", err.message);
-        f->status = -1; /* marks "not sent" for the dispatcher */
+        f->status = 0;
     }
     return f;
 }
 
-/* Claims what is due (up to the free slots) and hands it to the sender.
- * Unsendable ones are returned in *bounced. */
-static void claim(dispatcher *x, bool kicked, flight **bounced)
+/* The dispatcher keeps up to a quarter of the concurrency prepared beyond
+ * the sender's slots (the reserve), so a finished request's slot is
+ * refilled by the sender at once rather than after the next round. */
+static int64_t reserve_of(const dispatcher *x)
 {
-    tc_webhooks *w = x->w;
-    int64_t now = tc_now_ms(), room = w->cfg.concurrency - x->outstanding;
-    const char *token = w->instance; /* one claim token per running instance */
-    tc_err err;
-    tc_err_clear(&err);
-    tc_repo_claimed *ds = NULL;
-    size_t nd = 0;
-    bool found = false;
-    int64_t due = 0;
-    tc_db_conn *c = tc_db_acquire(w->db);
-    tc_status st = tc_repo_delivery_claim(c, token, now, now + w->cfg.timeout_ms + LEASE_MARGIN_MS,
-                                          room, &ds, &nd, &err);
-    if (st == TC_OK && (int64_t)nd < room)
-        st = tc_repo_delivery_next_due(c, &due, &found, &err);
-    tc_db_release(c);
-    if (st != TC_OK) {
-        /* Rows claimed by a failed call stay leased until it runs out. */
-        tc_log(TC_LOG_ERROR, "webhook queue unavailable", "error", err.message, NULL);
-        x->next_claim_at = now + w->cfg.poll_ms;
-        for (size_t i = 0; i < nd; i++)
-            tc_repo_claimed_clear(&ds[i]);
-        free(ds);
-        return;
-    }
-    flight *ready = NULL;
-    for (size_t i = 0; i < nd; i++) {
-        flight *f = prepare(x, &ds[i], token, now);
-        push(f->status < 0 ? bounced : &ready, f);
-    }
-    free(ds);
-    if (ready) {
-        queues *q = x->q;
-        pthread_mutex_lock(&q->mu);
-        while (ready) {
-            flight *f = ready;
-            ready = f->next;
-            push(&q->ready, f);
-            x->outstanding++;
-            atomic_fetch_add(&w->n_inflight, 1);
-        }
-        pthread_mutex_unlock(&q->mu);
-        curl_multi_wakeup(w->multi);
-    }
-    if ((int64_t)nd >= room)
-        x->next_claim_at = now; /* more may be due: claim as slots free up */
-    else
-        x->next_claim_at = found ? (due > now + 10 ? due : now + 10) : now + w->cfg.poll_ms;
-    if (x->next_claim_at > now + w->cfg.poll_ms)
-        x->next_claim_at = now + w->cfg.poll_ms;
-    if (kicked && nd == 0 && x->next_claim_at > now + KICK_RECHECK_MS)
-        x->next_claim_at = now + KICK_RECHECK_MS; /* the enqueuing commit may still be on its way */
+    return (x->w->cfg.concurrency + 3) / 4;
+}
+
+/* How many more deliveries may be claimed now. */
+static int64_t room_of(const dispatcher *x)
+{
+    return x->w->cfg.concurrency + reserve_of(x) - x->outstanding;
 }
 
 /* Claims come in batches: with requests in flight, only once a quarter of
  * the slots is free (fewer, larger claim statements). */
 static bool room_to_claim(const dispatcher *x)
 {
-    int64_t conc = x->w->cfg.concurrency;
-    return x->outstanding == 0 || conc - x->outstanding >= (conc + 3) / 4;
+    return x->outstanding == 0 || room_of(x) >= reserve_of(x);
 }
 
-/* Records finished flights, releases the claims of abandoned ones. */
-static void settle(dispatcher *x, flight *list)
+/* What one round does in its transaction. */
+typedef struct round {
+    recorded *rs;              /* finished attempts to record */
+    size_t n;
+    bool claim;                /* also claim up to room due deliveries */
+    int64_t room;
+    tc_repo_claimed *claimed;  /* out */
+    size_t n_claimed;
+    bool found;                /* out: a later delivery is due at due */
+    int64_t due;
+} round;
+
+/* One transaction: the attempts that finished (and their endpoints'
+ * bookkeeping), then the claim of what is due now. Nothing is written when
+ * it fails: the recorded flights' leases run out and they are sent again
+ * (at-least-once), the claim never happened. */
+static tc_status round_txn(dispatcher *x, round *r, int64_t now, tc_err *err)
 {
-    flight *batch[RECORD_BATCH_MAX];
-    size_t n = 0;
-    tc_db_conn *c = NULL;
-    while (list) {
-        flight *f = list;
-        list = f->next;
-        if (f->status >= 0 || !f->abandoned) {
-            if (f->status < 0)
-                f->status = 0;
-            batch[n++] = f;
-        } else {
-            tc_err err;
-            tc_err_clear(&err);
-            if (!c)
-                c = tc_db_acquire(x->w->db);
-            tc_repo_delivery_release(c, f->token, &err);
-            flight_free(x->w, f);
-        }
-        if (n == RECORD_BATCH_MAX || (!list && n)) {
-            record_batch(x->w, batch, n, &x->next_claim_at);
-            n = 0;
-        }
+    tc_webhooks *w = x->w;
+    tc_db_conn *c = tc_db_acquire(w->db);
+    tc_status st = tc_db_begin(c, err);
+    if (st == TC_OK)
+        st = write_batch(c, w->instance, r->rs, r->n, now, err);
+    for (size_t i = 0; i < r->n && st == TC_OK; i++)
+        st = note_one(w, c, r->rs, i, now, err);
+    if (st == TC_OK && r->claim)
+        st = tc_repo_delivery_claim(c, w->instance, now, now + w->cfg.timeout_ms + LEASE_MARGIN_MS,
+                                    r->room, &r->claimed, &r->n_claimed, err);
+    if (st == TC_OK && r->claim && (int64_t)r->n_claimed < r->room)
+        st = tc_repo_delivery_next_due(c, &r->due, &r->found, err);
+    if (st == TC_OK)
+        st = tc_db_commit(c, err);
+    else
+        tc_db_rollback(c);
+    tc_db_release(c);
+    if (st != TC_OK) {
+        for (size_t i = 0; i < r->n_claimed; i++)
+            tc_repo_claimed_clear(&r->claimed[i]);
+        r->n_claimed = 0;
     }
-    if (c)
-        tc_db_release(c);
+    return st;
 }
 
-/* Takes the done list, or waits for something to do: done items, a kick,
- * the next claim time, or stop. */
+/* When to claim next, after a claim that found nd of room. */
+static void plan_next_claim(dispatcher *x, const round *r, bool kicked, int64_t now)
+{
+    int64_t poll = x->w->cfg.poll_ms;
+    if ((int64_t)r->n_claimed >= r->room)
+        x->next_claim_at = now; /* more may be due: claim as slots free up */
+    else
+        x->next_claim_at = r->found ? (r->due > now + 10 ? r->due : now + 10) : now + poll;
+    if (x->next_claim_at > now + poll)
+        x->next_claim_at = now + poll;
+    if (kicked && r->n_claimed == 0 && x->next_claim_at > now + KICK_RECHECK_MS)
+        x->next_claim_at = now + KICK_RECHECK_MS; /* the enqueuing commit may still be on its way */
+}
+
+/* Hands the prepared flights to the sender; unsignable ones wait in carry. */
+static void dispatch(dispatcher *x, round *r, int64_t now)
+{
+    flight *head = NULL, *last = NULL;
+    int64_t n = 0;
+    for (size_t i = 0; i < r->n_claimed; i++) {
+        flight *f = prepare(x, &r->claimed[i], now);
+        if (f->transport == TC_INTERNAL) {
+            push(&x->carry, f);
+            continue;
+        }
+        f->next = NULL;
+        if (last)
+            last->next = f;
+        else
+            head = f;
+        last = f;
+        n++;
+    }
+    if (!head)
+        return;
+    queues *q = x->q;
+    pthread_mutex_lock(&q->mu);
+    if (q->ready_tail)
+        q->ready_tail->next = head;
+    else
+        q->ready = head;
+    q->ready_tail = last;
+    pthread_mutex_unlock(&q->mu);
+    x->outstanding += n;
+    atomic_fetch_add(&x->w->n_inflight, (uint_fast64_t)n);
+    curl_multi_wakeup(x->w->multi);
+}
+
+/* Frees abandoned flights (stop; *abandoned tells whether there were any)
+ * and returns the rest as an array in *out. */
+static size_t sort_done(dispatcher *x, flight *list, flight ***out, bool *abandoned)
+{
+    size_t n = 0, cap = 16;
+    flight **arr = tc_malloc(cap * sizeof(*arr));
+    for (flight *next; list; list = next) {
+        next = list->next;
+        if (list->abandoned) {
+            *abandoned = true;
+            flight_free(x->w, list);
+            continue;
+        }
+        if (n == cap)
+            arr = tc_realloc(arr, (cap *= 2) * sizeof(*arr));
+        arr[n++] = list;
+    }
+    *out = arr;
+    return n;
+}
+
+/* Stop: drops this instance's remaining claims so the next start (or
+ * another instance) sends those deliveries at once. */
+static void release_claims(tc_webhooks *w)
+{
+    tc_err err;
+    tc_err_clear(&err);
+    tc_db_conn *c = tc_db_acquire(w->db);
+    if (tc_repo_delivery_release(c, w->instance, &err) != TC_OK)
+        tc_log(TC_LOG_WARN, "webhook claims not released; they return when the lease ends",
+               "error", err.message, NULL);
+    tc_db_release(c);
+}
+
+/* One round: record what came back (and what was carried), claim what is
+ * due when there is room, in one transaction; then announce and dispatch. */
+static void run_round(dispatcher *x, flight *list, bool may_claim, bool kicked)
+{
+    tc_webhooks *w = x->w;
+    for (flight *f = x->carry, *next; f; f = next) {
+        next = f->next;
+        push(&list, f);
+    }
+    x->carry = NULL;
+    flight **done = NULL;
+    bool abandoned = false;
+    size_t n = sort_done(x, list, &done, &abandoned);
+    int64_t now = tc_now_ms();
+    round r = {.rs = tc_calloc(n ? n : 1, sizeof(recorded)), .n = n};
+    for (size_t i = 0; i < n; i++) {
+        r.rs[i].f = done[i];
+        plan_one(w, &r.rs[i], now);
+    }
+    r.claim = may_claim && room_to_claim(x) && (kicked || now >= x->next_claim_at);
+    r.room = room_of(x);
+    if (r.claim)
+        atomic_store(&w->kicked, false);
+    tc_err err;
+    tc_err_clear(&err);
+    tc_status st = n || r.claim ? round_txn(x, &r, now, &err) : TC_OK;
+    if (st != TC_OK) {
+        tc_log(TC_LOG_ERROR, n ? "webhook attempts not recorded; they will be sent again"
+                               : "webhook queue unavailable",
+               "error", err.message, NULL);
+        if (r.claim)
+            x->next_claim_at = now + w->cfg.poll_ms;
+    } else if (r.claim) {
+        plan_next_claim(x, &r, kicked, now);
+    }
+    atomic_fetch_add(&w->n_rounds, 1);
+    if (abandoned) /* after recording what finished, so those stay ours */
+        release_claims(w);
+    for (size_t i = 0; i < n; i++) {
+        if (st == TC_OK)
+            announce(w, &r.rs[i], &x->next_claim_at);
+        flight_free(w, done[i]);
+    }
+    dispatch(x, &r, now);
+    free(r.claimed);
+    free(r.rs);
+    free(done);
+}
+
+/* Whether the done items make a batch worth a round: enough of them, all
+ * that was in flight, or the oldest has waited long enough. */
+static bool batch_ready(const dispatcher *x, const queues *q, int64_t now_ns)
+{
+    if (!q->done)
+        return false;
+    return q->n_done >= q->batch_min || (int64_t)q->n_done >= x->outstanding ||
+           now_ns - q->first_done_ns >= BATCH_WAIT_NS;
+}
+
+static void wait_until_ms(queues *q, int64_t ms_from_now, int64_t ns_extra)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + ms_from_now * 1000000 + ns_extra;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+}
+
+/* Takes the done list, or waits for something to do: a batch of done
+ * items, carried flights, a kick or the next claim time (with room to
+ * claim), or stop. */
 static flight *wait_work(dispatcher *x, bool *stop, bool *may_claim)
 {
     queues *q = x->q;
@@ -580,25 +776,37 @@ static flight *wait_work(dispatcher *x, bool *stop, bool *may_claim)
     pthread_mutex_lock(&q->mu);
     for (;;) {
         *stop = q->stop_dispatcher && q->sender_gone;
-        if (q->done || *stop)
+        int64_t now_ns = tc_mono_ns(), now = tc_now_ms();
+        if (*stop || x->carry || batch_ready(x, q, now_ns))
             break;
-        /* A kick or a due time matters only with room to claim; without
-         * room, finished flights (q->done) wake us. */
-        int64_t now = tc_now_ms();
-        if (room_to_claim(x) && (atomic_load(&w->kicked) || now >= x->next_claim_at))
+        bool room = room_to_claim(x) && !q->stop_sender;
+        if (room && (atomic_load(&w->kicked) || now >= x->next_claim_at))
             break;
-        int64_t until = room_to_claim(x) ? x->next_claim_at : now + w->cfg.poll_ms;
+        int64_t until = room ? x->next_claim_at : now + w->cfg.poll_ms;
         if (until > now + w->cfg.poll_ms)
             until = now + w->cfg.poll_ms;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + (until - now) * 1000000;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+        int64_t extra_ns = 0;
+        if (q->done) { /* the batch's deadline */
+            int64_t left = q->first_done_ns + BATCH_WAIT_NS - now_ns;
+            if (left < (until - now) * 1000000) {
+                until = now;
+                extra_ns = left;
+            }
+        }
+        wait_until_ms(q, until - now, extra_ns);
     }
     flight *list = q->done;
     q->done = NULL;
+    q->n_done = 0;
+    while (*stop && q->ready) { /* dispatched after the sender left: never started */
+        flight *f = q->ready;
+        q->ready = f->next;
+        f->abandoned = true;
+        f->status = -1;
+        push(&list, f);
+    }
+    if (*stop)
+        q->ready_tail = NULL;
     *may_claim = !q->stop_sender; /* nothing new once the sender stops */
     pthread_mutex_unlock(&q->mu);
     return list;
@@ -606,39 +814,62 @@ static flight *wait_work(dispatcher *x, bool *stop, bool *may_claim)
 
 static void *dispatcher_main(void *arg)
 {
-    dispatcher x = {.w = arg, .q = ((tc_webhooks *)arg)->queues, .next_claim_at = 0};
+    tc_webhooks *w = arg;
+    pthread_setname_np(pthread_self(), "wh-dispatch"); /* top -H, perf */
+    dispatcher *x = tc_calloc(1, sizeof(*x));
+    x->w = w;
+    x->q = w->queues;
     bool stop = false, may_claim = true;
     while (!stop) {
-        flight *list = wait_work(&x, &stop, &may_claim);
+        flight *list = wait_work(x, &stop, &may_claim);
         for (flight *f = list; f; f = f->next) {
-            x.outstanding--;
-            atomic_fetch_sub(&x.w->n_inflight, 1);
+            x->outstanding--;
+            atomic_fetch_sub(&w->n_inflight, 1);
         }
-        settle(&x, list);
-        bool kicked = atomic_load(&x.w->kicked);
-        if (may_claim && room_to_claim(&x) && (kicked || tc_now_ms() >= x.next_claim_at)) {
-            flight *bounced = NULL;
-            claim(&x, atomic_exchange(&x.w->kicked, false), &bounced);
-            settle(&x, bounced);
-        }
+        run_round(x, list, may_claim && !stop, atomic_load(&w->kicked));
     }
+    keys_free(x);
+    free(x);
     return NULL;
 }
 
 /* ---- sender ------------------------------------------------------------------------ */
 
-static void hand_back(queues *q, flight *list)
+/* Signals the dispatcher only when it has a reason to look: the first
+ * item (it starts the batch clock), a full batch, or nothing left running. */
+static void hand_back(queues *q, flight *list, bool idle)
 {
     if (!list)
         return;
     pthread_mutex_lock(&q->mu);
+    bool first = q->n_done == 0;
+    if (first)
+        q->first_done_ns = tc_mono_ns();
     while (list) {
         flight *f = list;
         list = f->next;
         push(&q->done, f);
+        q->n_done++;
     }
-    pthread_cond_signal(&q->cv);
+    if (first || idle || q->n_done >= q->batch_min)
+        pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
+}
+
+/* Up to max flights from the head of the ready queue (q->mu held). */
+static flight *take_ready(queues *q, size_t max)
+{
+    flight *head = q->ready, *last = NULL;
+    size_t n = 0;
+    for (flight *f = head; f && n < max; f = f->next, n++)
+        last = f;
+    if (!last)
+        return NULL;
+    q->ready = last->next;
+    if (!q->ready)
+        q->ready_tail = NULL;
+    last->next = NULL;
+    return head;
 }
 
 static void *sender_main(void *arg)
@@ -647,21 +878,23 @@ static void *sender_main(void *arg)
     queues *q = w->queues;
     CURLM *m = w->multi;
     flight *running_list = NULL;
+    size_t n_running = 0;
+    pthread_setname_np(pthread_self(), "wh-send");
     for (;;) {
         pthread_mutex_lock(&q->mu);
         bool stop = q->stop_sender;
-        flight *ready = q->ready;
-        q->ready = NULL;
+        flight *ready = take_ready(q, stop ? 0 : q->max_running - n_running);
         pthread_mutex_unlock(&q->mu);
+        if (stop)
+            break;
         while (ready) {
             flight *f = ready;
             ready = f->next;
             f->started_ns = tc_mono_ns();
             curl_multi_add_handle(m, f->h);
             push(&running_list, f);
+            n_running++;
         }
-        if (stop)
-            break;
         int still = 0;
         curl_multi_perform(m, &still);
         flight *finished = NULL;
@@ -681,20 +914,28 @@ static void *sender_main(void *arg)
                     break;
                 }
             push(&finished, f);
+            n_running--;
         }
-        hand_back(q, finished);
+        hand_back(q, finished, running_list == NULL);
         curl_multi_poll(m, NULL, 0, 1000, NULL);
     }
-    /* Abandon what is still running. */
-    for (flight *f = running_list; f; f = f->next) {
+    /* Abandon what is still running, and what never started. */
+    for (flight *f = running_list; f; f = f->next)
         curl_multi_remove_handle(m, f->h);
+    pthread_mutex_lock(&q->mu);
+    flight *unstarted = take_ready(q, SIZE_MAX);
+    q->sender_gone = true;
+    pthread_mutex_unlock(&q->mu);
+    while (unstarted) {
+        flight *f = unstarted;
+        unstarted = f->next;
+        push(&running_list, f);
+    }
+    for (flight *f = running_list; f; f = f->next) {
         f->abandoned = true;
         f->status = -1;
     }
-    pthread_mutex_lock(&q->mu);
-    q->sender_gone = true;
-    pthread_mutex_unlock(&q->mu);
-    hand_back(q, running_list);
+    hand_back(q, running_list, true);
     return NULL;
 }
 
@@ -731,6 +972,10 @@ tc_status tc_webhooks__worker_start(tc_webhooks *w, tc_err *err)
     queues *q = tc_calloc(1, sizeof(*q));
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
+    q->batch_min = (size_t)(w->cfg.concurrency + 3) / 4;
+    if (q->batch_min < 1)
+        q->batch_min = 1;
+    q->max_running = (size_t)w->cfg.concurrency;
     w->queues = q;
     if (pthread_create(&q->sender, NULL, sender_main, w) != 0)
         goto fail;
@@ -756,11 +1001,6 @@ void tc_webhooks__worker_stop(tc_webhooks *w)
     queues *q = w->queues;
     stop_thread(w, &q->stop_sender, q->sender);
     stop_thread(w, &q->stop_dispatcher, q->dispatcher);
-    for (flight *f = q->ready; f;) { /* prepared but never started */
-        flight *next = f->next;
-        flight_free(w, f);
-        f = next;
-    }
     queues_free(w);
     easy_pool_free(w);
     curl_multi_cleanup(w->multi);

@@ -64,6 +64,7 @@ void tc_webhooks_stats_get(tc_webhooks *w, tc_webhooks_stats *out)
     out->retried = atomic_load(&w->n_retried);
     out->disabled = atomic_load(&w->n_disabled);
     out->inflight = atomic_load(&w->n_inflight);
+    out->rounds = atomic_load(&w->n_rounds);
 }
 
 /* ---- secrets ------------------------------------------------------------------- */

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "crypto/crypto.h"
 #include "webhooks/webhooks.h"
@@ -208,5 +211,118 @@ tc_status tc_webhook_verify(const char *const *secrets, size_t nsecrets, const c
     OPENSSL_cleanse(key, sizeof(key));
     if (!ok)
         return tc_failf(err, TC_UNAUTHORIZED, "webhook-signature", "no matching signature");
+    return TC_OK;
+}
+
+/* ---- signer: keys opened once, for many messages ------------------------------- */
+
+/* One keyed HMAC context per secret; each message signs on a copy, so the
+ * digest lookup and the key schedule are paid once per signer rather than
+ * once per message. */
+struct tc_webhook_signer {
+    EVP_MAC_CTX *keyed[TC_WH_SIGNERS_MAX];
+    size_t n;
+};
+
+void tc_webhook_signer_free(tc_webhook_signer *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        EVP_MAC_CTX_free(s->keyed[i]); /* the provider cleanses its key state */
+    free(s);
+}
+
+static EVP_MAC_CTX *keyed_ctx(const unsigned char *key, size_t keylen)
+{
+    EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *m = alg ? EVP_MAC_CTX_new(alg) : NULL;
+    EVP_MAC_free(alg); /* the context keeps its own reference */
+    if (!m)
+        return NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!EVP_MAC_init(m, key, keylen, params)) {
+        EVP_MAC_CTX_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+tc_status tc_webhook_signer_new(const char *const *secrets, size_t nsecrets,
+                                tc_webhook_signer **out, tc_err *err)
+{
+    *out = NULL;
+    if (nsecrets == 0 || nsecrets > TC_WH_SIGNERS_MAX)
+        return tc_failf(err, TC_VALIDATION, "secret", "sign with 1 to %d secrets, not %zu",
+                        TC_WH_SIGNERS_MAX, nsecrets);
+    tc_webhook_signer *s = tc_calloc(1, sizeof(*s));
+    unsigned char key[TC_WH_SECRET_MAX_BYTES];
+    size_t keylen = 0;
+    tc_status st = TC_OK;
+    for (size_t i = 0; i < nsecrets && st == TC_OK; i++) {
+        st = tc_webhook_secret_parse(secrets[i], key, &keylen, err);
+        if (st != TC_OK)
+            break;
+        s->keyed[i] = keyed_ctx(key, keylen);
+        if (!s->keyed[i])
+            st = tc_failf(err, TC_INTERNAL, NULL, "HMAC-SHA256 is not available");
+        else
+            s->n++;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    if (st != TC_OK) {
+        tc_webhook_signer_free(s);
+        return st;
+    }
+    *out = s;
+    return TC_OK;
+}
+
+static bool mac_one(const EVP_MAC_CTX *keyed, const tc_slice *parts, size_t nparts,
+                    unsigned char mac[TC_SHA256_LEN])
+{
+    EVP_MAC_CTX *m = EVP_MAC_CTX_dup(keyed);
+    size_t outl = 0;
+    int ok = m != NULL;
+    for (size_t i = 0; ok && i < nparts; i++)
+        if (parts[i].len)
+            ok = EVP_MAC_update(m, (const unsigned char *)parts[i].p, parts[i].len);
+    if (ok)
+        ok = EVP_MAC_final(m, mac, &outl, TC_SHA256_LEN);
+    EVP_MAC_CTX_free(m);
+    return ok && outl == TC_SHA256_LEN;
+}
+
+tc_status tc_webhook_signer_sign(const tc_webhook_signer *s, const char *msg_id,
+                                 int64_t timestamp_s, const void *body, size_t len,
+                                 tc_webhook_headers *out, tc_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!tc_webhook_msg_id_valid(msg_id))
+        return tc_failf(err, TC_VALIDATION, "webhook_id",
+                        "a webhook id is 1 to %d characters of A-Z a-z 0-9 _ -", TC_WH_MSG_ID_MAX);
+    if (timestamp_s < 0)
+        return tc_failf(err, TC_VALIDATION, "timestamp", "the timestamp must not be negative");
+    if (!body && len)
+        return tc_failf(err, TC_VALIDATION, "body", "missing body");
+    snprintf(out->timestamp, sizeof(out->timestamp), "%" PRId64, timestamp_s);
+    tc_slice parts[] = {tc_slice_from(msg_id), TC_SLICE_LIT("."), tc_slice_from(out->timestamp),
+                        TC_SLICE_LIT("."), {body, len}};
+    size_t o = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        unsigned char mac[TC_SHA256_LEN];
+        if (!mac_one(s->keyed[i], parts, sizeof(parts) / sizeof(parts[0]), mac)) {
+            memset(out, 0, sizeof(*out));
+            return tc_failf(err, TC_INTERNAL, NULL, "HMAC-SHA256 failed");
+        }
+        char *enc = tc_base64_encode(mac, sizeof(mac));
+        o += (size_t)snprintf(out->signature + o, sizeof(out->signature) - o, "%sv1,%s",
+                              i ? " " : "", enc);
+        free(enc);
+    }
+    memcpy(out->id, msg_id, strlen(msg_id) + 1);
     return TC_OK;
 }

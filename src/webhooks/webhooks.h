@@ -63,6 +63,18 @@ tc_status tc_webhook_sign(const char *const *secrets, size_t nsecrets, const cha
                           int64_t timestamp_s, const void *body, size_t len,
                           tc_webhook_headers *out, tc_err *err);
 
+/* A signer opens the secrets once (text "whsec_...", current first) for
+ * many messages: the delivery worker keeps one per endpoint. Same output as
+ * tc_webhook_sign. The signer holds key material: free it (it is wiped)
+ * when done. */
+typedef struct tc_webhook_signer tc_webhook_signer;
+tc_status tc_webhook_signer_new(const char *const *secrets, size_t nsecrets,
+                                tc_webhook_signer **out, tc_err *err);
+tc_status tc_webhook_signer_sign(const tc_webhook_signer *s, const char *msg_id,
+                                 int64_t timestamp_s, const void *body, size_t len,
+                                 tc_webhook_headers *out, tc_err *err);
+void tc_webhook_signer_free(tc_webhook_signer *s);
+
 /* Receiver side, as the spec describes it (used by tests and documented for
  * users): checks the timestamp is within tolerance_s of now_s and that some
  * v1 signature in the header matches one of the secrets, in constant time.
@@ -248,6 +260,7 @@ void tc_webhooks_set_notify(tc_webhooks *w, tc_webhooks_notify_fn fn, void *ctx)
 typedef struct tc_webhooks_stats {
     uint64_t attempts, succeeded, failed, retried, disabled;
     uint64_t inflight;
+    uint64_t rounds; /* dispatcher rounds: one transaction records and claims */
 } tc_webhooks_stats;
 void tc_webhooks_stats_get(tc_webhooks *w, tc_webhooks_stats *out);
 

@@ -33,6 +33,7 @@ struct tc_webhooks {
     int n_easy;
 
     atomic_uint_fast64_t n_attempts, n_succeeded, n_failed, n_retried, n_disabled, n_inflight;
+    atomic_uint_fast64_t n_rounds; /* dispatcher transactions (record + claim) */
 };
 
 /* Inserts the deliveries of one event on c (caller's transaction). When

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,4 +175,45 @@ TEST(sign_binary_body_with_nul)
     ASSERT_OK(tc_webhook_sign(secrets, 1, "m", 5, "a\0b", 3, &a, NULL));
     ASSERT_OK(tc_webhook_sign(secrets, 1, "m", 5, "a\0c", 3, &b, NULL));
     ASSERT(strcmp(a.signature, b.signature) != 0); /* bytes after a NUL are signed */
+}
+
+/* The worker's signer (keys opened once) gives the very same headers as
+ * tc_webhook_sign: the spec vector, a rotated pair, many messages in a row,
+ * and it refuses what tc_webhook_sign refuses. */
+TEST(signer_matches_sign)
+{
+    tc_err err;
+    tc_webhook_signer *s = NULL;
+    const char *spec[] = {SPEC_SECRET};
+    ASSERT_OK(tc_webhook_signer_new(spec, 1, &s, &err));
+    tc_webhook_headers h;
+    ASSERT_OK(tc_webhook_signer_sign(s, SPEC_ID, SPEC_TS, SPEC_BODY, strlen(SPEC_BODY), &h, &err));
+    ASSERT_STR_EQ(h.id, SPEC_ID);
+    ASSERT_STR_EQ(h.timestamp, "1614265330");
+    ASSERT_STR_EQ(h.signature, SPEC_SIG);
+    ASSERT_STATUS(tc_webhook_signer_sign(s, "bad id!", SPEC_TS, "x", 1, &h, &err), TC_VALIDATION);
+    ASSERT_STR_EQ(h.signature, "");
+    tc_webhook_signer_free(s);
+
+    char a[TC_WH_SECRET_TEXT_MAX], b[TC_WH_SECRET_TEXT_MAX];
+    tc_webhook_secret_generate(a);
+    tc_webhook_secret_generate(b);
+    const char *pair[] = {a, b};
+    ASSERT_OK(tc_webhook_signer_new(pair, 2, &s, &err));
+    for (int i = 0; i < 50; i++) {
+        char body[64], id[32];
+        snprintf(body, sizeof(body), "{\"n\":%d}", i);
+        snprintf(id, sizeof(id), "msg_%d", i);
+        tc_webhook_headers want, got;
+        ASSERT_OK(tc_webhook_sign(pair, 2, id, 1700000000 + i, body, strlen(body), &want, &err));
+        ASSERT_OK(tc_webhook_signer_sign(s, id, 1700000000 + i, body, strlen(body), &got, &err));
+        ASSERT_STR_EQ(got.signature, want.signature);
+        ASSERT_STR_EQ(got.timestamp, want.timestamp);
+    }
+    tc_webhook_signer_free(s);
+
+    const char *bad[] = {"whsec_short"};
+    ASSERT_STATUS(tc_webhook_signer_new(bad, 1, &s, &err), TC_VALIDATION);
+    ASSERT(s == NULL);
+    ASSERT_STATUS(tc_webhook_signer_new(pair, 0, &s, &err), TC_VALIDATION);
 }

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startServer, tmpDir } from './lib/server.mjs';
+import { pgQuery, startServer, tmpDir } from './lib/server.mjs';
 import { startStandin, standinConnector, writeCatalog, signup, connect, waitJob, sleep } from './lib/standin.mjs';
 
 const KEY = 'sk_live_QUEUEKEY_77aa99bb';
@@ -128,6 +128,13 @@ test('SIGKILL with jobs queued and running: queued ones run after restart, runni
     for (const id of ids.queued) assert.equal((await srv.request('GET', `/api/jobs/${id}`, { headers: h })).json.status, 'queued');
   } finally {
     await srv.stop({ signal: 'SIGKILL', expectClean: false, keepDir: true });
+  }
+  if (srv.pg) {
+    // On PostgreSQL several instances may share the queue, so a new one
+    // fails a running job only once its claim's lease (60 s, renewed by the
+    // owner) has run out. Age the dead instance's claim instead of waiting.
+    const aged = await pgQuery(srv, "UPDATE pipeline_jobs SET claimed_at = claimed_at - 3600000 WHERE status = 'running' RETURNING id");
+    assert.deepEqual(aged.trim().split('\n'), [ids.running]);
   }
   srv = await startServer({ env: env({ TC_JOB_WORKERS: '1' }), dataDir: dir });
   try {

@@ -130,11 +130,10 @@ before(async () => {
     'oidc-unset.json': connector('oidc-unset', 'none'),
   };
   for (const [n, doc] of Object.entries(files)) fs.writeFileSync(path.join(catalogDir, n), JSON.stringify(doc));
-  // TC_TEST_PG_URL: run the whole suite on PostgreSQL (a fresh database).
-  const pg = process.env.TC_TEST_PG_URL ? { TC_DATABASE_URL: process.env.TC_TEST_PG_URL } : {};
+  // TC_TEST_PG_URL / TC_TEST_PG_STATE: lib/server.mjs gives the server a
+  // fresh PostgreSQL database.
   srv = await startServer({
     env: {
-      ...pg,
       TC_LISTEN: `127.0.0.1:${port}`,
       TC_PUBLIC_URL: base,
       TC_CATALOG_PATH: catalogDir,

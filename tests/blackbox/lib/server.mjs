@@ -8,8 +8,17 @@
 //   await srv.stop();                                   // asserts exit code 0
 //
 // Environment: TC_BIN (path of the binary; set by ctest), TC_KEEP_TMP=1 keeps
-// temp dirs, TC_SHOW_LOGS=1 echoes server logs to stderr.
-import { spawn } from 'node:child_process';
+// temp dirs (and PostgreSQL databases), TC_SHOW_LOGS=1 echoes server logs to
+// stderr.
+//
+// PostgreSQL: with TC_TEST_PG_URL set (scripts/pg-test.sh exec STATE ...) or
+// TC_TEST_PG_STATE (that state dir; its `url` file is read), every
+// startServer() gets a fresh database on that server instead of SQLite
+// (CREATE DATABASE, via psql), one per data dir: a restart on the same dataDir
+// reuses it. It is dropped when stop() removes the data dir, and any left at
+// process exit are dropped then. srv.pg is {url, database} (null on SQLite).
+// A TC_DATABASE_URL passed in env always wins (no database is created).
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -33,6 +42,95 @@ export function tmpDir(prefix = 'tc-bb-') {
 
 function rmTmp(dir) {
   if (dir && !process.env.TC_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// --- PostgreSQL databases per data dir --------------------------------------
+
+const PG_BIN = process.env.TC_PG_BIN || '/usr/lib/postgresql/15/bin';
+const PSQL = fs.existsSync(path.join(PG_BIN, 'psql')) ? path.join(PG_BIN, 'psql') : 'psql';
+const pgDatabases = new Map(); // dataDir -> database name
+let pgSeq = 0;
+
+// The base URL of the test server, or null for SQLite.
+export function pgBaseUrl() {
+  if (process.env.TC_TEST_PG_URL) return process.env.TC_TEST_PG_URL;
+  const state = process.env.TC_TEST_PG_STATE;
+  if (!state) return null;
+  const f = path.join(state, 'url');
+  if (!fs.existsSync(f)) throw new Error(`TC_TEST_PG_STATE=${state}: no ${f} (run scripts/pg-test.sh start ${state})`);
+  return fs.readFileSync(f, 'utf8').trim();
+}
+
+function pgUrlFor(base, database) {
+  const u = new URL(base);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+function psqlArgs(base, sql) {
+  return ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', base, '-c', sql];
+}
+
+function pgRun(base, sql) {
+  return new Promise((resolve, reject) => {
+    execFile(PSQL, psqlArgs(base, sql), { timeout: 60000 }, (e, _out, stderr) => {
+      if (e) reject(new Error(`psql ${sql}: ${stderr || e.message}`));
+      else resolve();
+    });
+  });
+}
+
+function pgDropSync(base, database) {
+  // WITH (FORCE): a server killed with SIGKILL may leave backends behind.
+  spawnSync(PSQL, psqlArgs(base, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`), { stdio: 'ignore', timeout: 30000 });
+}
+
+// The database for dataDir (created on first use), or null without PostgreSQL.
+async function pgDatabaseFor(dir) {
+  const base = pgBaseUrl();
+  if (!base) return null;
+  let database = pgDatabases.get(dir);
+  if (!database) {
+    // Names are ours alone: pid + counter + random, lower-case identifier.
+    database = `tc_bb_${process.pid}_${++pgSeq}_${Math.random().toString(36).slice(2, 8)}`;
+    await pgRun(base, `CREATE DATABASE ${database}`);
+    pgDatabases.set(dir, database);
+  }
+  return { base, database, url: pgUrlFor(base, database) };
+}
+
+async function pgForget(dir) {
+  const database = pgDatabases.get(dir);
+  if (!database || process.env.TC_KEEP_TMP) return;
+  pgDatabases.delete(dir);
+  await pgRun(pgBaseUrl(), `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+}
+
+process.on('exit', () => {
+  if (!pgDatabases.size || process.env.TC_KEEP_TMP) return;
+  let base;
+  try { base = pgBaseUrl(); } catch { return; }
+  for (const database of pgDatabases.values()) pgDropSync(base, database);
+});
+
+// Runs SQL on the server's PostgreSQL database with psql; resolves to its
+// unaligned output (rows one a line, fields |-separated). For tests that
+// must change what only time would change (e.g. age a job lease).
+export function pgQuery(srv, sql) {
+  return new Promise((resolve, reject) => {
+    execFile(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', srv.pg.url, '-c', sql], { timeout: 60000 }, (e, out, stderr) => {
+      if (e) reject(new Error(`psql ${sql}: ${stderr || e.message}`));
+      else resolve(out);
+    });
+  });
+}
+
+// pg_dump of the server's PostgreSQL database as text (plain format, bytea
+// as \x hex): for checks that a value never reaches the database.
+export function pgDump(srv) {
+  const r = spawnSync(path.join(PG_BIN, 'pg_dump'), ['-d', srv.pg.url, '--data-only'], { timeout: 60000, maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`pg_dump failed: ${r.stderr}`);
+  return r.stdout;
 }
 
 // HTTP request with node:http (no automatic decompression or redirects).
@@ -95,17 +193,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Starts `toolconnect serve`. Options:
 //   env         extra/override environment (TC_*)
 //   args        extra command-line flags
-//   dataDir     reuse a data dir (default: fresh temp dir, removed on stop)
+//   dataDir     reuse a data dir (default: fresh temp dir, removed on stop);
+//               on PostgreSQL the same dataDir means the same database
 //   testRoutes  TC_TEST_ROUTES=1 (default true)
 //   readyTimeoutMs  (default 15000)
 export async function startServer({ env = {}, args = [], dataDir, testRoutes = true, readyTimeoutMs = 15000 } = {}) {
   const ownDir = !dataDir;
   const dir = dataDir || tmpDir();
+  const pg = env.TC_DATABASE_URL ? null : await pgDatabaseFor(dir);
   const fullEnv = {
     ...process.env,
     TC_LISTEN: '127.0.0.1:0',
     TC_DATA_DIR: dir,
-    TC_DATABASE_URL: `sqlite:${path.join(dir, 'toolconnect.db')}`,
+    TC_DATABASE_URL: pg ? pg.url : `sqlite:${path.join(dir, 'toolconnect.db')}`,
     TC_LOG_FORMAT: 'json',
     TC_LOG_LEVEL: 'info',
     TC_WEB_ROOT: path.join(dir, 'no-web-root'),
@@ -136,6 +236,7 @@ export async function startServer({ env = {}, args = [], dataDir, testRoutes = t
     pid: proc.pid,
     dataDir: dir,
     env: fullEnv,
+    pg: pg ? { url: pg.url, database: pg.database } : null,
     port: 0,
     url: '',
     logs: () => logText,
@@ -163,7 +264,10 @@ export async function startServer({ env = {}, args = [], dataDir, testRoutes = t
       const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
       const res = await exitPromise;
       clearTimeout(timer);
-      if (ownDir && !keepDir) rmTmp(dir);
+      if (ownDir && !keepDir) {
+        rmTmp(dir);
+        await pgForget(dir);
+      }
       if (expectClean && (res.code !== 0 || res.signal)) {
         throw new Error(`server did not exit cleanly: ${JSON.stringify(res)}; logs:\n${logText}`);
       }

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { QueryClient, QueryObserver } from '@tanstack/react-query';
 import type { Connection, Job, Page } from '../api/types';
-import { applyLiveEvent, mergeJob, qk } from './cache';
+import { applyLiveEvent, invalidateFresh, mergeJob, qk } from './cache';
 import { LiveStream, type EventSourceLike } from './stream';
 
 const job = (over: Partial<Job> = {}): Job => ({
@@ -133,6 +133,23 @@ describe('mergeJob and fetch races', () => {
     await vi.waitFor(() => expect(qc.getQueryState(qk.job('j1'))?.fetchStatus).toBe('idle'));
     expect(calls).toBe(2);
     expect(qc.getQueryData<Job>(qk.job('j1'))!.status).toBe('running');
+    unsub();
+  });
+});
+
+describe('invalidateFresh', () => {
+  it('fetches again after a first fetch that was in flight during the change', async () => {
+    const qc = new QueryClient();
+    let calls = 0;
+    let release: (v: Page<Connection>) => void = () => {};
+    const first = new Promise<Page<Connection>>((r) => (release = r));
+    const obs = new QueryObserver(qc, { queryKey: qk.connections, queryFn: () => (++calls === 1 ? first : Promise.resolve({ items: [], next_cursor: null })) });
+    const unsub = obs.subscribe(() => {});
+    invalidateFresh(qc, qk.connections); // e.g. right after deleting the replaced connection
+    const stale: Connection = { id: 'old', connector: 'x', label: 'old', status: 'expired', status_reason: null, scopes: null, expires_at: null, created_at: '', last_used_at: null };
+    release({ items: [stale], next_cursor: null });
+    await vi.waitFor(() => expect(calls).toBe(2));
+    await vi.waitFor(() => expect(qc.getQueryData<Page<Connection>>(qk.connections)!.items).toEqual([]));
     unsub();
   });
 });

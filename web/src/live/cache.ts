@@ -83,6 +83,18 @@ export function mergeJob(old: Job | undefined, next: Job): Job {
  */
 const waiting = new WeakSet<object>();
 
+/**
+ * Invalidates `key` so that the data shown is read after now. Plain
+ * invalidateQueries is not enough while a first fetch is in flight: TanStack
+ * does not cancel it for a new one, so its answer (possibly read before the
+ * change) would be the last word. Use after a mutation that changed `key`.
+ */
+export function invalidateFresh(qc: QueryClient, key: readonly unknown[]): void {
+  const query = qc.getQueryCache().find({ queryKey: key, exact: true });
+  if (query && query.state.fetchStatus === 'fetching') refetchIfInFlight(qc, key);
+  else void qc.invalidateQueries({ queryKey: key });
+}
+
 function refetchIfInFlight(qc: QueryClient, key: readonly unknown[]): void {
   const query = qc.getQueryCache().find({ queryKey: key, exact: true });
   if (!query || query.state.fetchStatus !== 'fetching') return;
@@ -129,6 +141,8 @@ function applyEvent(qc: QueryClient, ev: JobEvent): void {
 }
 
 function applyConnection(qc: QueryClient, conn: Connection): void {
+  refetchIfInFlight(qc, qk.connections);
+  refetchIfInFlight(qc, qk.connection(conn.id));
   qc.setQueryData<Connection>(qk.connection(conn.id), (old) => (old ? { ...old, ...conn } : old));
   const list = qc.getQueryData<Page<Connection>>(qk.connections);
   if (list && !list.items.some((c) => c.id === conn.id)) {

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { api, itemsOf } from '../api';
 import type { Connection, HealthRow } from '../api/types';
-import { qk } from '../live/cache';
+import { invalidateFresh, qk } from '../live/cache';
 import { ConnectForm, useOAuthStart } from '../components/ConnectForm';
 import { fmtRelative, fmtTime, scopeList } from '../components/format';
 import { useToast } from '../components/toast';
@@ -145,7 +145,7 @@ export default function Connections() {
       toast.success('Connected.');
       setFresh(outcome.connection);
       if (replaced && replaced.id !== outcome.connection) {
-        void api.deleteConnection(replaced.id).catch(() => undefined).finally(() => void qc.invalidateQueries({ queryKey: qk.connections }));
+        void api.deleteConnection(replaced.id).catch(() => undefined).finally(() => invalidateFresh(qc, qk.connections));
       }
     } else {
       toast.error(new Error(outcome.message));

@@ -9,6 +9,7 @@ import { HealthBadge, useHealth } from '../components/Health';
 import { JobPanel } from '../components/JobView';
 import { useToast } from '../components/toast';
 import { Badge, Button, Card, Empty, ErrorState, Field, FormError, Loading, Select, StatusBadge } from '../components/ui';
+import { useFocusFirstInvalid } from '../lib/focus';
 import { fieldErrors, unmatchedErrors } from '../lib/formErrors';
 import { SchemaForm } from '../schema-form/SchemaForm';
 import { cleanValue, initialValue } from '../schema-form/schema';
@@ -36,11 +37,11 @@ function ToolCard({ connector, tool, connections }: { connector: CD; tool: Tool;
     onError: (e) => {
       const f = fieldErrors(e, 'arguments');
       if (Object.keys(f).length === 0) toast.error(e);
-      // Move focus to the first field in error.
-      requestAnimationFrame(() => document.querySelector<HTMLElement>(`#tool-${tool.name} [aria-invalid="true"]`)?.focus());
     },
   });
   const errs = fieldErrors(exec.error, 'arguments');
+  // Focus moves to the first field in error.
+  useFocusFirstInvalid(exec.error, `[id="tool-${tool.name.replace(/["\\]/g, '\\$&')}"]`);
   const props = Object.keys(tool.input_schema?.properties ?? {});
   const stray = unmatchedErrors(errs, [...props, 'connection_id']);
   const onSubmit = (e: FormEvent) => {

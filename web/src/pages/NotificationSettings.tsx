@@ -5,6 +5,7 @@ import { qk } from '../live/cache';
 import { SettingsTabs } from '../components/Layout';
 import { useToast } from '../components/toast';
 import { Button, Card, ErrorState, Field, FormError, Input, Loading, PageHeader, Select } from '../components/ui';
+import { useFocusFirstInvalid } from '../lib/focus';
 import { fieldErrors, unmatchedErrors } from '../lib/formErrors';
 import { ALERT_TYPE_LABELS, fromHHMM, prefsInput, toHHMM, type PrefsInput } from '../lib/notifications';
 import { zonesWith } from '../lib/zones';
@@ -30,9 +31,9 @@ export default function NotificationSettings() {
       toast.success('Notification preferences saved.');
       if (r) qc.setQueryData(qk.notificationPreferences, r);
     },
-    onError: () => requestAnimationFrame(() => document.querySelector<HTMLElement>('form[aria-label="Notification preferences"] [aria-invalid="true"]')?.focus()),
   });
   const errs = fieldErrors(save.error);
+  useFocusFirstInvalid(save.error, 'form[aria-label="Notification preferences"]');
   // alert_types[1] -> alert_types (the checkbox group)
   const typeErr = Object.entries(errs).find(([k]) => k === 'alert_types' || k.startsWith('alert_types.'))?.[1];
   const stray = unmatchedErrors(errs, FIELDS).filter((m) => !typeErr || m !== typeErr);

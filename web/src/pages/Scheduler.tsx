@@ -10,6 +10,7 @@ import { CRON_PRESETS, CronPreview } from '../components/CronPreview';
 import { fmtRelative, fmtTime } from '../components/format';
 import { useToast } from '../components/toast';
 import { Badge, Button, Card, Empty, Field, FormError, Input, Loading, Modal, PageHeader, QueryView, Select, StatusBadge, TextField } from '../components/ui';
+import { useFocusFirstInvalid } from '../lib/focus';
 import { fieldErrors, unmatchedErrors } from '../lib/formErrors';
 import { SchemaForm } from '../schema-form/SchemaForm';
 import { cleanValue, initialValue } from '../schema-form/schema';
@@ -37,9 +38,9 @@ function ScheduleForm({ initial, onDone }: { initial?: Schedule; onDone: () => v
       void qc.invalidateQueries({ queryKey: qk.schedules });
       onDone();
     },
-    onError: () => requestAnimationFrame(() => document.querySelector<HTMLElement>('form[aria-label="Schedule"] [aria-invalid="true"]')?.focus()),
   });
   const errs = fieldErrors(save.error);
+  useFocusFirstInvalid(save.error, 'form[aria-label="Schedule"]');
   const argErrs = fieldErrors(save.error, 'arguments');
   // Argument errors come with paths relative to the arguments (shown in the form below).
   const fields: string[] = [...SCHEDULE_INPUT_FIELDS, ...Object.keys(tool?.input_schema?.properties ?? {})];

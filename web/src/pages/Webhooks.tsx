@@ -6,6 +6,7 @@ import { qk } from '../live/cache';
 import { fmtRelative, fmtTime } from '../components/format';
 import { useToast } from '../components/toast';
 import { Badge, Button, Card, CopyField, Empty, Field, FormError, JsonBlock, Loading, Modal, PageHeader, QueryView, Select, StatusBadge, Textarea, TextField } from '../components/ui';
+import { useFocusFirstInvalid } from '../lib/focus';
 import { fieldErrors, unmatchedErrors } from '../lib/formErrors';
 
 function parseHeaders(text: string): Record<string, string> {
@@ -42,9 +43,9 @@ function WebhookForm({ initial, onDone }: { initial?: Webhook; onDone: (secret?:
       void qc.invalidateQueries({ queryKey: qk.webhooks });
       onDone(secret);
     },
-    onError: () => requestAnimationFrame(() => document.querySelector<HTMLElement>('form[aria-label="Webhook"] [aria-invalid="true"]')?.focus()),
   });
   const errs = fieldErrors(save.error);
+  useFocusFirstInvalid(save.error, 'form[aria-label="Webhook"]');
   const stray = unmatchedErrors(errs, ['url', 'description', 'event_types', 'template', 'headers', 'enabled']);
   const all = itemsOf(types.data);
   const onSubmit = (e: FormEvent) => {

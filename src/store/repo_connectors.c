@@ -1,5 +1,6 @@
 /* Repository: connectors, connector tools, user connections
  * (see repo_connectors.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,54 @@ tc_status tc_repo_connector_categories(tc_db_conn *c, const char *user_id, json_
                             p, NP(p), cols, NP(cols), 1000, out, err);
 }
 
+/* ---- parsed definitions, reused while the row is unchanged ----
+ * Every tool run and credential load reads its connector's definition;
+ * parsing it each time was most of the cost of a credential load. Entries
+ * are keyed by connector id and updated_at (ms), so an update (catalog sync,
+ * admin switch, discovery) is seen on the next read. The JSON is shared and
+ * must be treated as read-only (jansson's reference counts are atomic). */
+#define DEFCACHE_SLOTS 256
+
+typedef struct {
+    char id[37];
+    int64_t updated_at;
+    json_t *def;
+} defcache_slot;
+
+static pthread_mutex_t defcache_mu = PTHREAD_MUTEX_INITIALIZER;
+static defcache_slot defcache[DEFCACHE_SLOTS];
+
+static size_t defcache_index(const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return (size_t)(h % DEFCACHE_SLOTS);
+}
+
+/* A new reference to the parsed definition of (id, updated_at). */
+static json_t *definition_of(const char *id, int64_t updated_at, const char *text)
+{
+    defcache_slot *slot = &defcache[defcache_index(id)];
+    json_t *def = NULL;
+    pthread_mutex_lock(&defcache_mu);
+    if (slot->def && slot->updated_at == updated_at && !strcmp(slot->id, id))
+        def = json_incref(slot->def);
+    pthread_mutex_unlock(&defcache_mu);
+    if (def)
+        return def;
+    def = text ? json_loads(text, 0, NULL) : NULL;
+    if (!def)
+        return json_object();
+    pthread_mutex_lock(&defcache_mu);
+    json_decref(slot->def);
+    snprintf(slot->id, sizeof(slot->id), "%s", id);
+    slot->updated_at = updated_at;
+    slot->def = json_incref(def);
+    pthread_mutex_unlock(&defcache_mu);
+    return def;
+}
+
 tc_status tc_repo_connector_get(tc_db_conn *c, const char *user_id, const char *slug,
                                 tc_repo_connector *out, tc_err *err)
 {
@@ -259,7 +308,8 @@ tc_status tc_repo_connector_get(tc_db_conn *c, const char *user_id, const char *
     const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_STR(slug)};
     tc_db_rows *r = NULL;
     tc_status st = tc_db_query(c,
-                               "SELECT " CONNECTOR_COLS ", c.id, c.definition FROM connectors c "
+                               "SELECT " CONNECTOR_COLS ", c.id, c.definition, c.updated_at "
+                               "FROM connectors c "
                                "WHERE " VISIBLE " AND c.slug = $2 ORDER BY c.owner_id IS NULL",
                                p, NP(p), &r, err);
     if (st != TC_OK)
@@ -271,10 +321,8 @@ tc_status tc_repo_connector_get(tc_db_conn *c, const char *user_id, const char *
     int ncols = (int)NP(summary_cols);
     out->summary = tc_db_row_json(r, summary_cols, NP(summary_cols));
     snprintf(out->id, sizeof(out->id), "%s", tc_db_rows_text(r, ncols));
-    const char *def = tc_db_rows_text(r, ncols + 1);
-    out->definition = def ? json_loads(def, 0, NULL) : NULL;
-    if (!out->definition)
-        out->definition = json_object();
+    out->definition = definition_of(out->id, tc_db_rows_int(r, ncols + 2),
+                                    tc_db_rows_text(r, ncols + 1));
     out->custom = !strcmp(jstr(out->summary, "source"), "custom");
 out:
     tc_db_rows_free(r);

@@ -52,7 +52,8 @@ tc_status tc_repo_connector_categories(tc_db_conn *c, const char *user_id, json_
 typedef struct tc_repo_connector {
     char id[37];
     json_t *summary;     /* as in the list (owned) */
-    json_t *definition;  /* the validated definition (owned) */
+    json_t *definition;  /* the validated definition (a reference to a shared,
+                            cached document: read it, never modify it) */
     bool custom;
 } tc_repo_connector;
 /* The connector visible to the user under slug; the user's own custom

@@ -57,6 +57,7 @@ tc_status tc_api_health_init(tc_app *app, tc_err *err)
         .retention_ms = c->health_retention_days * 86400000,
         .cooldown_ms = c->alert_cooldown_s * 1000,
         .allow_private = c->allow_private_targets,
+        .allow_stdio = c->allow_stdio,
     };
     st = tc_health_start(&o, &app->health, err);
     if (st != TC_OK) {

@@ -163,6 +163,8 @@ static tc_status load_targets(tc_health *h, json_t **rows, target **out, size_t 
         t->slug = json_string_value(json_object_get(r, "slug"));
         t->name = json_string_value(json_object_get(r, "name"));
         tc_health_probe_plan(json_object_get(r, "definition"), &t->probe);
+        if (t->probe.kind == TC_PROBE_MCP_CLIENT && t->probe.stdio && !h->o.allow_stdio)
+            t->probe.kind = TC_PROBE_NONE; /* cannot be used either: nothing to report */
         t->probe.latency_ms = -1;
         if (t->probe.kind != TC_PROBE_NONE)
             (*n)++;
@@ -181,7 +183,11 @@ static tc_status run_round(tc_health *h, int *probed, tc_err *err)
     tc_health_probe *probes = tc_calloc(n + 1, sizeof(*probes));
     for (size_t i = 0; i < n; i++)
         probes[i] = ts[i].probe;
+    /* stdio / legacy SSE servers on their own threads, curl probes here */
+    tc_health_mcp_run *mr = tc_health_mcp_probes_start(probes, n, h->o.timeout_ms, h->o.degraded_ms,
+                                                       h->o.allow_private, h->o.allow_stdio);
     tc_health_probe_run(probes, n, h->o.timeout_ms, h->o.degraded_ms, h->o.allow_private);
+    tc_health_mcp_probes_wait(mr);
     int64_t now = tc_now_ms();
     tc_db_conn *c = tc_db_acquire(h->o.db);
     bool queued = false;
@@ -244,6 +250,9 @@ static bool stopping(tc_health *h)
 static void *checker_main(void *arg)
 {
     tc_health *h = arg;
+    /* The first round waits one interval too: the modules started after
+     * this one (webhook outbox hook, ...) are in place by then. */
+    wait_ms(h, h->o.interval_ms);
     while (!stopping(h)) {
         int64_t t0 = tc_mono_ns();
         tc_err err;

@@ -37,12 +37,11 @@ void tc_health_probe_plan(const json_t *def, tc_health_probe *out)
     if (mcp) {
         const char *url = json_string_value(json_object_get(mcp, "url"));
         const char *tp = json_string_value(json_object_get(mcp, "transport"));
-        if (!url) {
-            set_str(out->why, sizeof(out->why), "stdio MCP servers are not probed");
-            return;
-        }
-        if (tp && !strcmp(tp, "sse")) {
-            set_str(out->why, sizeof(out->why), "legacy SSE MCP servers are not probed");
+        if (!url || (tp && !strcmp(tp, "sse"))) { /* stdio or legacy SSE: the MCP client */
+            out->kind = TC_PROBE_MCP_CLIENT;
+            out->def = def;
+            out->stdio = !url;
+            set_str(out->url, sizeof(out->url), url);
             return;
         }
         out->kind = TC_PROBE_MCP;

@@ -431,7 +431,7 @@ tc_status tc_api_stream_init(tc_app *app, tc_err *err)
         free(rt);
         return tc_failf(err, TC_INTERNAL, NULL, "cannot start the stream finisher thread");
     }
-    tc_events_set_publisher(app->events, tc_hub_publish, rt->hub);
+    tc_events_set_publisher(app->events, tc_hub_publish_row, rt->hub);
     app->realtime = rt;
     return TC_OK;
 }

@@ -126,7 +126,7 @@ void tc_events_publish(tc_events *ev, const tc_change *ch)
     pthread_rwlock_unlock(&ev->lock);
     if (publish) {
         char *own = ch->payload ? NULL : json_dumps(ch->row, JSON_COMPACT);
-        publish(pctx, ch->user_id, ch->stream_id, ch->kind, own ? own : ch->payload);
+        publish(pctx, ch->user_id, ch->stream_id, ch->kind, own ? own : ch->payload, ch->row);
         free(own);
     }
     for (int i = 0; i < n; i++)

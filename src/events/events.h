@@ -28,9 +28,11 @@
 #include "store/db.h"
 
 /* Realtime input: one message for one user's streams. data is the JSON text
- * of the row; id is the monotonic stream id (SSE "id:"). */
+ * of the row; id is the monotonic stream id (SSE "id:"); row is the same row
+ * as JSON when the caller has it (NULL otherwise, e.g. from LISTEN/NOTIFY),
+ * so the receiver needn't parse data again. */
 typedef void (*tc_events_publish_fn)(void *ctx, const char *user_id, int64_t id,
-                                     const char *kind, const char *data);
+                                     const char *kind, const char *data, const json_t *row);
 /* Webhook outbox: enqueue deliveries of `type` with `data` for the user's
  * subscribed endpoints, on connection c (inside the caller's transaction). */
 typedef tc_status (*tc_events_outbox_fn)(void *ctx, tc_db_conn *c, const char *user_id,

@@ -183,11 +183,12 @@ static void msg_keys(msg *m, const json_t *row)
 
 /* Builds the shared message (one reference for the caller), or NULL when
  * the input is unusable (bad kind, not JSON). */
-static msg *msg_new(const char *user_id, int64_t id, const char *kind, const char *data, size_t data_max)
+static msg *msg_new(const char *user_id, int64_t id, const char *kind, const char *data,
+                    const json_t *given, size_t data_max)
 {
     if (!user_id || !kind || !data || !kind_valid(kind) || strlen(user_id) > 36)
         return NULL;
-    json_t *row = json_loads(data, JSON_DECODE_ANY, NULL);
+    json_t *row = given ? json_incref((json_t *)given) : json_loads(data, JSON_DECODE_ANY, NULL);
     if (!row)
         return NULL;
     char small[160];
@@ -400,8 +401,14 @@ static bool deliver(tc_hub_sub *s, const char *frame, size_t len)
 
 void tc_hub_publish(void *hub, const char *user_id, int64_t id, const char *kind, const char *data)
 {
+    tc_hub_publish_row(hub, user_id, id, kind, data, NULL);
+}
+
+void tc_hub_publish_row(void *hub, const char *user_id, int64_t id, const char *kind,
+                        const char *data, const json_t *row)
+{
     tc_hub *h = hub;
-    msg *m = msg_new(user_id, id, kind, data, h->opt.data_max);
+    msg *m = msg_new(user_id, id, kind, data, row, h->opt.data_max);
     if (!m)
         return;
     tc_hub_sub **v = NULL;
@@ -445,7 +452,7 @@ unlock:
 
 void tc_hub_replay_add(tc_hub_replay *r, int64_t id, const char *kind, const char *data)
 {
-    msg *m = msg_new(r->user_id, id, kind, data, r->hub->opt.data_max);
+    msg *m = msg_new(r->user_id, id, kind, data, NULL, r->hub->opt.data_max);
     if (!m)
         return;
     if (!msg_matches(m, r->f)) {

@@ -25,6 +25,7 @@
 #ifndef TC_REALTIME_H
 #define TC_REALTIME_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,11 @@ void tc_hub_free(tc_hub *h);
  * a subscriber. Ignored after tc_hub_stop. */
 void tc_hub_publish(void *hub, const char *user_id, int64_t id, const char *kind,
                     const char *data);
+/* The same with the row as JSON when the caller has it (saves parsing data
+ * again for the filter keys): the tc_events_publish_fn given to
+ * tc_events_set_publisher. row may be NULL. */
+void tc_hub_publish_row(void *hub, const char *user_id, int64_t id, const char *kind,
+                        const char *data, const json_t *row);
 
 /* Messages with ids up to floor may be missing from the ring (published
  * before this process started, or evicted): replay below it goes to the

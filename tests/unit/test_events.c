@@ -34,8 +34,10 @@ static tc_status outbox(void *ctx, tc_db_conn *c, const char *user_id, const cha
     return TC_OK;
 }
 
-static void publish(void *ctx, const char *user_id, int64_t id, const char *kind, const char *data)
+static void publish(void *ctx, const char *user_id, int64_t id, const char *kind, const char *data,
+                    const json_t *row)
 {
+    ASSERT_STR_EQ(json_string_value(json_object_get(row, "status")), "succeeded");
     publish_calls++;
     ASSERT(id > last_id);
     last_id = id;

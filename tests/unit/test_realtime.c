@@ -355,7 +355,7 @@ TEST(replay_from_the_database_after_a_restart)
     ASSERT_OK(tc_stream_max_id(db, &max, &err));
     ASSERT_EQ(max, ids[3]);
     tc_hub_set_floor(h, max);
-    tc_events_set_publisher(ev, tc_hub_publish, h);
+    tc_events_set_publisher(ev, tc_hub_publish_row, h);
     msink a = {0};
     tc_hub_sink sk = sink_of(&a, 4096);
     tc_hub_sub_options o = {.user_id = "u", .last_event_id = ids[0], .replay = tc_stream_replay_db,

@@ -218,6 +218,55 @@ const checks = {
     await failed.getByRole('button', { name: /^Retry/ }).click();
     await toast('Delivery queued again');
   },
+  async 'webhook edit and delete'() {
+    await page.goto(srv.url + '/webhooks');
+    const row = page.getByTestId('webhook-row').filter({ hasText: 'Nobody listens' });
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Description').fill('Still nobody');
+    await dialog.getByRole('checkbox', { name: /job\.succeeded/ }).check();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await toast('Webhook saved');
+    const saved = page.getByTestId('webhook-row').filter({ hasText: 'Still nobody' });
+    await saved.getByText('job.succeeded').waitFor();
+    await saved.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await toast('Webhook deleted');
+    await page.getByText('No webhooks yet', { exact: true }).waitFor();
+  },
+  async 'schedule edit, pause, resume, run now, history, delete'() {
+    const conn = (await api('GET', '/api/connections')).json.items.find((c) => c.connector === 'e2e-echo' && c.status === 'active');
+    const cr = await api('POST', '/api/schedules', { name: 'Nightly', cron: '0 3 * * *', timezone: 'UTC', connector: 'e2e-echo', tool: 'shout', connection_id: conn.id, arguments: { message: 'night' } });
+    assert.equal(cr.status, 201, cr.text);
+    await page.goto(srv.url + '/scheduler');
+    const row = () => page.getByTestId('schedule-row').filter({ hasText: 'Nightly' });
+    await row().getByRole('button', { name: 'Edit' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill('Nightly shout');
+    await dialog.getByLabel(/^If the last run/).selectOption('allow');
+    await dialog.getByLabel(/^Pause after/).fill('3');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await toast('Schedule saved');
+    const got = (await api('GET', `/api/schedules/${cr.json.id}`)).json;
+    assert.equal(got.name, 'Nightly shout');
+    assert.equal(got.overlap, 'allow');
+    assert.equal(got.max_failures, 3);
+    const r = page.getByTestId('schedule-row').filter({ hasText: 'Nightly shout' });
+    await r.getByRole('button', { name: 'Pause' }).click();
+    await toast('Schedule paused');
+    await r.getByText('paused', { exact: true }).waitFor();
+    await r.getByRole('button', { name: 'Resume' }).click();
+    await toast('Schedule resumed');
+    await r.getByRole('button', { name: 'Run now' }).click();
+    await toast('Run queued');
+    await r.getByRole('button', { name: 'History' }).click();
+    await r.getByText('succeeded', { exact: true }).waitFor({ timeout: 30000 }); // the run, live from the stream
+    await shot('schedule-history');
+    await r.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await toast('Schedule deleted');
+    await page.getByText('No schedules yet', { exact: true }).waitFor();
+  },
   async 'cron error caret'() {
     await page.goto(srv.url + '/scheduler');
     await page.getByRole('button', { name: 'New schedule' }).first().click();

@@ -155,10 +155,10 @@ function History({ s }: { s: Schedule }) {
       {(d) => (
         <ul className="divide-y divide-slate-100">
           {d.items.map((j) => (
-            <li key={j.id} className="flex items-center justify-between gap-2 py-2 text-sm">
+            <li key={j.id} className="flex items-center gap-3 py-2 text-sm">
               <StatusBadge status={j.status} />
               <span className="text-slate-600">{fmtTime(j.queued_at)}</span>
-              <Link className="text-indigo-600" to={`/dashboard/jobs/${encodeURIComponent(j.id)}`}>Details</Link>
+              <Link className="ml-auto text-indigo-600" to={`/dashboard/jobs/${encodeURIComponent(j.id)}`}>Details<span className="sr-only"> of the run at {fmtTime(j.queued_at)}</span></Link>
             </li>
           ))}
         </ul>
@@ -202,7 +202,7 @@ function ScheduleRow({ s, onEdit }: { s: Schedule; onEdit: () => void }) {
             <p className="mt-1 text-sm text-slate-600">
               {s.connector} / <span className="font-mono text-xs">{s.tool}</span>
               {s.next_run_at && s.enabled && <> · next {fmtRelative(s.next_run_at)} ({fmtTime(s.next_run_at)})</>}
-              {s.last_run_at && <> · last {fmtRelative(s.last_run_at)}</>}
+              {s.last_run_at && <> · last run {fmtRelative(s.last_run_at)}</>}
             </p>
             {!s.enabled && s.paused_reason && <p className="mt-1 text-sm text-amber-800" data-testid="paused-reason">{s.paused_reason}</p>}
             {s.enabled && (s.consecutive_failures ?? 0) > 0 && (

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startServer, request, runCli, tmpDir } from './lib/server.mjs';
+import { databaseUrl, startServer, request, runCli, tmpDir } from './lib/server.mjs';
 
 const json = (obj) => ({ body: obj });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -87,7 +87,7 @@ describe('running server', () => {
     assert.match(m.text, /tc_http_request_duration_seconds_count\{route="\/healthz",method="GET"\} \d+/);
     assert.match(m.text, /tc_db_pool_size \d+/);
     assert.match(m.text, /tc_db_queries_total \d+/);
-    assert.match(m.text, /tc_build_info\{version="[0-9.]+",db="sqlite"\} 1/);
+    assert.match(m.text, new RegExp(`tc_build_info\\{version="[0-9.]+",db="${srv.pg ? 'postgres' : 'sqlite'}"\\} 1`));
   });
 
   test('unknown path is a 404 in the error shape; wrong method is 405 with Allow', async () => {
@@ -422,7 +422,7 @@ test('master key: generated once with mode 0600 and a warning; reused; a bad key
 test('migrate twice, then serve on the same database', async () => {
   const dir = tmpDir();
   try {
-    const env = { TC_DATA_DIR: dir, TC_DATABASE_URL: `sqlite:${path.join(dir, 'toolconnect.db')}`, TC_LOG_FORMAT: 'json' };
+    const env = { TC_DATA_DIR: dir, TC_DATABASE_URL: await databaseUrl(dir), TC_LOG_FORMAT: 'json' };
     const m1 = await runCli(['migrate'], { env });
     assert.equal(m1.code, 0, m1.stderr);
     assert.match(m1.stderr, /migrations applied/);

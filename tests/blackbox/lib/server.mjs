@@ -99,6 +99,13 @@ async function pgDatabaseFor(dir) {
   return { base, database, url: pgUrlFor(base, database) };
 }
 
+// The TC_DATABASE_URL startServer({dataDir: dir}) will use (on PostgreSQL
+// the database is created now), e.g. to run `toolconnect migrate` first.
+export async function databaseUrl(dir) {
+  const pg = await pgDatabaseFor(dir);
+  return pg ? pg.url : `sqlite:${path.join(dir, 'toolconnect.db')}`;
+}
+
 async function pgForget(dir) {
   const database = pgDatabases.get(dir);
   if (!database || process.env.TC_KEEP_TMP) return;

@@ -4,9 +4,10 @@
  * each: it records the attempts that finished since the last round
  * (successes in multi-row statements) and, in the same transaction, claims
  * due deliveries (lease: claimed_by = a token of this instance,
- * claimed_until = now + timeout + margin) up to the free slots plus a
- * reserve of a quarter of the concurrency. It then signs them (keys opened
- * once per endpoint and cached, see key_get) and prepares their requests.
+ * claimed_until = now + 2 x timeout + margin, see lease_end) up to the
+ * free slots plus a reserve of a quarter of the concurrency. It then signs
+ * them (keys opened once per endpoint and cached, see key_get) and
+ * prepares their requests.
  * It waits for a batch of finished requests (a quarter of the slots, all
  * that were in flight, or BATCH_WAIT_NS) so each round's statements and
  * commit serve many deliveries.
@@ -584,6 +585,15 @@ typedef struct round {
     int64_t due;
 } round;
 
+/* A claimed delivery may wait in the reserve until a slot frees up (every
+ * running request ends within one timeout, and the reserve is smaller than
+ * the slots, so at most one timeout), then run for up to one timeout: the
+ * lease covers both, so it never runs out while the request is ours. */
+static int64_t lease_end(const tc_webhooks *w, int64_t now)
+{
+    return now + 2 * w->cfg.timeout_ms + LEASE_MARGIN_MS;
+}
+
 /* One transaction: the attempts that finished (and their endpoints'
  * bookkeeping), then the claim of what is due now. Nothing is written when
  * it fails: the recorded flights' leases run out and they are sent again
@@ -598,8 +608,8 @@ static tc_status round_txn(dispatcher *x, round *r, int64_t now, tc_err *err)
     for (size_t i = 0; i < r->n && st == TC_OK; i++)
         st = note_one(w, c, r->rs, i, now, err);
     if (st == TC_OK && r->claim)
-        st = tc_repo_delivery_claim(c, w->instance, now, now + w->cfg.timeout_ms + LEASE_MARGIN_MS,
-                                    r->room, &r->claimed, &r->n_claimed, err);
+        st = tc_repo_delivery_claim(c, w->instance, now, lease_end(w, now), r->room, &r->claimed,
+                                    &r->n_claimed, err);
     if (st == TC_OK && r->claim && (int64_t)r->n_claimed < r->room)
         st = tc_repo_delivery_next_due(c, &r->due, &r->found, err);
     if (st == TC_OK)

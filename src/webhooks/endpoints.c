@@ -487,8 +487,9 @@ tc_status tc_webhooks_test(tc_webhooks *w, const char *user_id, const char *id, 
         tc_db_rollback(c);
     json_decref(data);
     if (st == TC_OK) {
-        tc_webhooks_kick(w);
+        /* Read before the kick: the worker may deliver before a later read. */
         st = tc_repo_delivery_get_json(c, user_id, did, out, err);
+        tc_webhooks_kick(w);
     }
 out:
     tc_db_release(c);
@@ -501,8 +502,9 @@ tc_status tc_webhooks_retry(tc_webhooks *w, const char *user_id, const char *del
     tc_db_conn *c = tc_db_acquire(w->db);
     tc_status st = tc_repo_delivery_retry(c, user_id, delivery_id, tc_now_ms(), err);
     if (st == TC_OK) {
-        tc_webhooks_kick(w);
+        /* Read before the kick: the worker may deliver before a later read. */
         st = tc_repo_delivery_get_json(c, user_id, delivery_id, out, err);
+        tc_webhooks_kick(w);
     }
     tc_db_release(c);
     return st;

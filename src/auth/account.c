@@ -153,27 +153,22 @@ tc_status tc_auth_api_keys_list(tc_auth *a, const char *user_id, int limit, cons
                                 tc_auth_api_key **items, size_t *n, char **next_cursor,
                                 tc_err *err)
 {
-    int64_t after = 0;
-    char after_id[37] = "";
+    tc_auth__page pg;
     *items = NULL;
     *n = 0;
     *next_cursor = NULL;
-    if (limit < 1 || limit > TC_AUTH_LIST_MAX)
-        return tc_failf(err, TC_BAD_REQUEST, "limit", "limit must be 1..%d", TC_AUTH_LIST_MAX);
-    if (cursor && tc_auth__cursor_decode(cursor, &after, after_id, err) != TC_OK)
-        return TC_BAD_REQUEST;
+    tc_status st = tc_auth__page_open(&pg, limit, cursor, err);
+    if (st != TC_OK)
+        return st;
     tc_repo_api_key *rows = tc_calloc((size_t)limit + 1, sizeof *rows);
     int got = 0;
     tc_db_conn *c = tc_db_acquire(a->db);
-    tc_status st = tc_repo_api_key_list(c, user_id, after, cursor ? after_id : NULL, limit + 1,
-                                        rows, &got, err);
+    st = tc_repo_api_key_list(c, user_id, pg.after, pg.after_id, limit + 1, rows, &got, err);
     tc_db_release(c);
     if (st != TC_OK)
         goto out;
-    if (got > limit) {
-        got = limit;
-        *next_cursor = tc_auth__cursor_encode(rows[limit - 1].created_at, rows[limit - 1].id);
-    }
+    got = tc_auth__page_close(&pg, got, rows[limit - 1].created_at, rows[limit - 1].id,
+                              next_cursor);
     *items = tc_calloc((size_t)(got ? got : 1), sizeof **items);
     for (int i = 0; i < got; i++) {
         tc_auth_api_key *k = &(*items)[i];

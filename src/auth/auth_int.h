@@ -54,4 +54,23 @@ char *tc_auth__cursor_encode(int64_t created_at, const char *id); /* caller free
 tc_status tc_auth__cursor_decode(const char *cursor, int64_t *created_at, char id[37],
                                  tc_err *err);
 
+/* Where one page of a keyset-paginated list (newest first) starts. Lives on
+ * the caller's stack and is not copied: after_id points into id_buf. */
+typedef struct {
+    int limit;
+    int64_t after;
+    const char *after_id; /* NULL on the first page, else id_buf */
+    char id_buf[37];
+} tc_auth__page;
+
+/* Checks limit (1..TC_AUTH_LIST_MAX, field "limit") and decodes cursor
+ * (NULL: first page) into *pg. The repo is then asked for pg->limit + 1 rows. */
+tc_status tc_auth__page_open(tc_auth__page *pg, int limit, const char *cursor, tc_err *err);
+/* got rows came back: when there is one more than pg->limit, the extra row is
+ * dropped and *next_cursor (caller frees) names the last kept row, whose
+ * created_at and id the caller passes (row pg->limit - 1). Returns the count
+ * to keep. */
+int tc_auth__page_close(const tc_auth__page *pg, int got, int64_t last_created_at,
+                        const char *last_id, char **next_cursor);
+
 #endif

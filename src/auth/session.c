@@ -59,6 +59,29 @@ out:
     return st;
 }
 
+tc_status tc_auth__page_open(tc_auth__page *pg, int limit, const char *cursor, tc_err *err)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->limit = limit;
+    if (limit < 1 || limit > TC_AUTH_LIST_MAX)
+        return tc_failf(err, TC_BAD_REQUEST, "limit", "limit must be 1..%d", TC_AUTH_LIST_MAX);
+    if (!cursor)
+        return TC_OK;
+    if (tc_auth__cursor_decode(cursor, &pg->after, pg->id_buf, err) != TC_OK)
+        return TC_BAD_REQUEST;
+    pg->after_id = pg->id_buf;
+    return TC_OK;
+}
+
+int tc_auth__page_close(const tc_auth__page *pg, int got, int64_t last_created_at,
+                        const char *last_id, char **next_cursor)
+{
+    if (got <= pg->limit)
+        return got;
+    *next_cursor = tc_auth__cursor_encode(last_created_at, last_id);
+    return pg->limit;
+}
+
 /* ---- refresh ------------------------------------------------------------------ */
 
 static tc_status bad_refresh(tc_err *err, const char *code, const char *msg)
@@ -288,27 +311,23 @@ tc_status tc_auth_sessions_list(tc_auth *a, const tc_auth_principal *p, int limi
                                 const char *cursor, tc_auth_session **items, size_t *n,
                                 char **next_cursor, tc_err *err)
 {
-    int64_t after = 0;
-    char after_id[37] = "";
+    tc_auth__page pg;
     *items = NULL;
     *n = 0;
     *next_cursor = NULL;
-    if (limit < 1 || limit > TC_AUTH_LIST_MAX)
-        return tc_failf(err, TC_BAD_REQUEST, "limit", "limit must be 1..%d", TC_AUTH_LIST_MAX);
-    if (cursor && tc_auth__cursor_decode(cursor, &after, after_id, err) != TC_OK)
-        return TC_BAD_REQUEST;
+    tc_status st = tc_auth__page_open(&pg, limit, cursor, err);
+    if (st != TC_OK)
+        return st;
     tc_repo_session *rows = tc_calloc((size_t)limit + 1, sizeof *rows);
     int got = 0;
     tc_db_conn *c = tc_db_acquire(a->db);
-    tc_status st = tc_repo_session_list(c, p->user_id, tc_now_ms(), after,
-                                        cursor ? after_id : NULL, limit + 1, rows, &got, err);
+    st = tc_repo_session_list(c, p->user_id, tc_now_ms(), pg.after, pg.after_id, limit + 1, rows,
+                              &got, err);
     tc_db_release(c);
     if (st != TC_OK)
         goto out;
-    if (got > limit) {
-        got = limit;
-        *next_cursor = tc_auth__cursor_encode(rows[limit - 1].created_at, rows[limit - 1].id);
-    }
+    got = tc_auth__page_close(&pg, got, rows[limit - 1].created_at, rows[limit - 1].id,
+                              next_cursor);
     *items = tc_calloc((size_t)(got ? got : 1), sizeof **items);
     for (int i = 0; i < got; i++) {
         tc_auth_session *s = &(*items)[i];

@@ -2,6 +2,7 @@
  * accounts module's start-up (tc_api_auth_init). */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/accounts_int.h"
@@ -83,10 +84,23 @@ tc_status tc_api__page(tc_http_req *req, int *limit, const char **cursor, tc_err
     return st;
 }
 
-json_t *tc_api__list_json(json_t *items, const char *next_cursor)
+tc_status tc_api__reply_list(tc_http_req *req, json_t *items, char *next_cursor)
 {
-    return json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                     next_cursor ? json_string(next_cursor) : json_null());
+    json_t *body = json_pack("{s:o, s:o}", "items", items, "next_cursor",
+                             next_cursor ? json_string(next_cursor) : json_null());
+    free(next_cursor);
+    return tc_http_reply_json(req, 200, body);
+}
+
+tc_status tc_api__revoke(tc_http_req *req, tc_api__revoke_fn revoke, tc_err *err)
+{
+    tc_auth *a = tc_api__auth(err);
+    if (!a)
+        return TC_UNAVAILABLE;
+    tc_status st = revoke(a, tc_api__principal(req)->user_id, tc_http_param(req, "id"), err);
+    if (st != TC_OK)
+        return st;
+    return tc_http_reply_empty(req, 204);
 }
 
 /* ---- authentication hook ---------------------------------------------------------- */

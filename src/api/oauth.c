@@ -58,6 +58,20 @@ static tc_status redirect_outcome(tc_http_req *req, const char *connection_id, c
     return st;
 }
 
+/* Redirects the suspended request to the outcome page (conn_id NULL: failed,
+ * with message) and frees t with its copies of the callback's parameters. */
+static void task_end(callback_task *t, const char *conn_id, const char *message)
+{
+    char *url = tc_oauth_outcome_url(t->oauth, conn_id, message);
+    tc_http_pending_reply_redirect(t->pending, url);
+    free(url);
+    tc_oauth_claim_clear(&t->claim);
+    tc_secret_free_str(t->code);
+    free(t->error);
+    free(t->error_description);
+    free(t);
+}
+
 static void callback_run(void *arg)
 {
     callback_task *t = arg;
@@ -66,14 +80,7 @@ static void callback_run(void *arg)
     tc_err_clear(&err);
     tc_status st = tc_oauth_finish(t->oauth, &t->claim, t->code, t->error, t->error_description,
                                    conn_id, &err);
-    char *url = tc_oauth_outcome_url(t->oauth, st == TC_OK ? conn_id : NULL, err.message);
-    tc_http_pending_reply_redirect(t->pending, url);
-    free(url);
-    tc_oauth_claim_clear(&t->claim);
-    tc_secret_free_str(t->code);
-    free(t->error);
-    free(t->error_description);
-    free(t);
+    task_end(t, st == TC_OK ? conn_id : NULL, err.message);
 }
 
 static void clear_cookie(tc_http_req *req, const char *name)
@@ -120,14 +127,7 @@ tc_status tc_api_oauth_callback(tc_http_req *req, tc_err *err)
     /* Busy or stopping: the transaction is claimed; end it as failed. */
     char id[37];
     tc_oauth_finish(o, &t->claim, NULL, "temporarily_unavailable", "the server was busy", id, err);
-    char *url = tc_oauth_outcome_url(o, NULL, "the server is busy: try again");
-    tc_http_pending_reply_redirect(t->pending, url);
-    free(url);
-    tc_oauth_claim_clear(&t->claim);
-    tc_secret_free_str(t->code);
-    free(t->error);
-    free(t->error_description);
-    free(t);
+    task_end(t, NULL, "the server is busy: try again");
     return TC_OK;
 }
 

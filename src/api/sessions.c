@@ -34,19 +34,10 @@ tc_status tc_api_sessions_list(tc_http_req *req, tc_err *err)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, session_json(&items[i]));
     free(items);
-    st = tc_http_reply_json(req, 200, tc_api__list_json(arr, next));
-    free(next);
-    return st;
+    return tc_api__reply_list(req, arr, next);
 }
 
 tc_status tc_api_sessions_delete(tc_http_req *req, tc_err *err)
 {
-    tc_auth *a = tc_api__auth(err);
-    if (!a)
-        return TC_UNAVAILABLE;
-    tc_status st = tc_auth_session_revoke(a, tc_api__principal(req)->user_id,
-                                          tc_http_param(req, "id"), err);
-    if (st != TC_OK)
-        return st;
-    return tc_http_reply_empty(req, 204);
+    return tc_api__revoke(req, tc_auth_session_revoke, err);
 }

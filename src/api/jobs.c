@@ -234,7 +234,13 @@ static tc_status read_filter(tc_http_req *req, tc_repo_job_filter *f, tc_err *er
     return st;
 }
 
-tc_status tc_api_jobs_list(tc_http_req *req, tc_err *err)
+/* A filtered, cursor-paged list of the caller's jobs or action-log rows. */
+typedef tc_status (*filtered_list_fn)(tc_db_conn *c, const char *user_id,
+                                      const tc_repo_job_filter *f, json_t **items,
+                                      char **next_cursor, tc_err *err);
+
+/* Reads the shared query filter, runs list and replies with one page. */
+static tc_status reply_filtered(tc_http_req *req, filtered_list_fn list, tc_err *err)
 {
     tc_repo_job_filter f;
     tc_status st = read_filter(req, &f, err);
@@ -243,9 +249,14 @@ tc_status tc_api_jobs_list(tc_http_req *req, tc_err *err)
     json_t *items = NULL;
     char *next = NULL;
     tc_db_conn *c = tc_db_acquire(((tc_app *)req->ctx)->db);
-    st = tc_repo_job_list(c, req->user_id, &f, &items, &next, err);
+    st = list(c, req->user_id, &f, &items, &next, err);
     tc_db_release(c);
     return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+}
+
+tc_status tc_api_jobs_list(tc_http_req *req, tc_err *err)
+{
+    return reply_filtered(req, tc_repo_job_list, err);
 }
 
 tc_status tc_api_jobs_get(tc_http_req *req, tc_err *err)
@@ -274,16 +285,7 @@ tc_status tc_api_jobs_cancel(tc_http_req *req, tc_err *err)
 
 tc_status tc_api_action_logs_list(tc_http_req *req, tc_err *err)
 {
-    tc_repo_job_filter f;
-    tc_status st = read_filter(req, &f, err);
-    if (st != TC_OK)
-        return st;
-    json_t *items = NULL;
-    char *next = NULL;
-    tc_db_conn *c = tc_db_acquire(((tc_app *)req->ctx)->db);
-    st = tc_repo_action_log_list(c, req->user_id, &f, &items, &next, err);
-    tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return reply_filtered(req, tc_repo_action_log_list, err);
 }
 
 /* ---- module ---- */

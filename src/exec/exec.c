@@ -1075,7 +1075,8 @@ static void *lease_main(void *arg)
     tc_exec *x = arg;
     int64_t last_renew = 0;
     while (!atomic_load(&x->stop)) {
-        struct timespec ts = {0, LEASE_TICK_MS * 1000000L};
+        /* tv_nsec must stay below 1e9: nanosleep fails at once otherwise. */
+        struct timespec ts = {LEASE_TICK_MS / 1000, (LEASE_TICK_MS % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         int64_t now = tc_now_ms();
         tc_err err;

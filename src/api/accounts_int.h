@@ -20,9 +20,6 @@ json_t *tc_api__time_json(int64_t ms);
 void tc_api__retry_after(tc_http_req *req, int64_t seconds);
 /* limit (1..100, default 50) and cursor query parameters. */
 tc_status tc_api__page(tc_http_req *req, int *limit, const char **cursor, tc_err *err);
-/* Replies 200 {"items": items, "next_cursor": next|null}; steals items and
- * frees next_cursor. */
-tc_status tc_api__reply_list(tc_http_req *req, json_t *items, char *next_cursor);
 /* An auth call that revokes one of user_id's own items (session, API key). */
 typedef tc_status (*tc_api__revoke_fn)(tc_auth *a, const char *user_id, const char *id,
                                        tc_err *err);

@@ -29,6 +29,11 @@ struct tc_api_task {
 tc_status tc_api_offload(tc_http_req *req, tc_api_task_fn fn, const char *param,
                          const json_t *body, int ok_status, tc_err *err);
 
+/* reply.c: replies 200 {"items": items, "next_cursor": next_cursor|null},
+ * the shape of every list endpoint. Steals items, frees next_cursor (may be
+ * NULL). */
+tc_status tc_api__reply_list(tc_http_req *req, json_t *items, char *next_cursor);
+
 /* connectors.c: catalog, custom connectors, connections */
 struct tc_app;
 tc_status tc_api_connections_init(struct tc_app *app, tc_err *err);

@@ -2,7 +2,6 @@
  * accounts module's start-up (tc_api_auth_init). */
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api/accounts_int.h"
@@ -82,14 +81,6 @@ tc_status tc_api__page(tc_http_req *req, int *limit, const char **cursor, tc_err
     if (*cursor && !**cursor)
         *cursor = NULL;
     return st;
-}
-
-tc_status tc_api__reply_list(tc_http_req *req, json_t *items, char *next_cursor)
-{
-    json_t *body = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                             next_cursor ? json_string(next_cursor) : json_null());
-    free(next_cursor);
-    return tc_http_reply_json(req, 200, body);
 }
 
 tc_status tc_api__revoke(tc_http_req *req, tc_api__revoke_fn revoke, tc_err *err)

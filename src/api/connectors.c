@@ -16,14 +16,6 @@ static tc_connections *cx_of(tc_http_req *req)
     return ((tc_app *)req->ctx)->connections;
 }
 
-/* {"items": [...], "next_cursor": ...} */
-static json_t *page(json_t *items, char *next)
-{
-    json_t *out = json_pack("{s:o, s:s?}", "items", items, "next_cursor", next);
-    free(next);
-    return out;
-}
-
 static bool is_auth_type(const char *s)
 {
     static const char *const types[] = {"oauth2", "api_key", "basic", "bearer", "none"};
@@ -54,7 +46,7 @@ tc_status tc_api_connectors_list(tc_http_req *req, tc_err *err)
     tc_db_conn *c = tc_db_acquire(cx_of(req)->db);
     st = tc_repo_connector_list(c, req->user_id, &f, &items, &next, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 tc_status tc_api_connectors_get(tc_http_req *req, tc_err *err)
@@ -70,7 +62,7 @@ tc_status tc_api_categories(tc_http_req *req, tc_err *err)
     tc_db_conn *c = tc_db_acquire(cx_of(req)->db);
     tc_status st = tc_repo_connector_categories(c, req->user_id, &items, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, NULL)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, NULL) : st;
 }
 
 /* A custom MCP server without credentials gets its tools discovered at
@@ -192,7 +184,7 @@ tc_status tc_api_connections_list(tc_http_req *req, tc_err *err)
     st = tc_repo_connection_list(c, req->user_id, tc_http_query(req, "cursor"), limit, &items,
                                  &next, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 tc_status tc_api_connections_get(tc_http_req *req, tc_err *err)

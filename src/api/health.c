@@ -75,13 +75,6 @@ void tc_api_health_shutdown(tc_app *app)
     app->notify = NULL;
 }
 
-static json_t *page(json_t *items, char *next)
-{
-    json_t *out = json_pack("{s:o, s:s?}", "items", items, "next_cursor", next);
-    free(next);
-    return out;
-}
-
 tc_status tc_api_health_list(tc_http_req *req, tc_err *err)
 {
     tc_app *app = req->ctx;
@@ -89,7 +82,7 @@ tc_status tc_api_health_list(tc_http_req *req, tc_err *err)
     tc_db_conn *c = tc_db_acquire(app->db);
     tc_status st = tc_repo_health_latest(c, req->user_id, &items, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, NULL)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, NULL) : st;
 }
 
 tc_status tc_api_health_history(tc_http_req *req, tc_err *err)
@@ -105,7 +98,7 @@ tc_status tc_api_health_history(tc_http_req *req, tc_err *err)
     st = tc_repo_health_history(c, req->user_id, tc_http_param(req, "slug"),
                                 tc_http_query(req, "cursor"), limit, &items, &next, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 /* On a worker: one full round, then the caller's latest statuses. */

@@ -187,13 +187,6 @@ tc_status tc_api_jobs_execute(tc_http_req *req, tc_err *err)
 
 /* ---- jobs and action logs ---- */
 
-static json_t *page(json_t *items, char *next)
-{
-    json_t *out = json_pack("{s:o, s:s?}", "items", items, "next_cursor", next);
-    free(next);
-    return out;
-}
-
 static tc_status time_param(tc_http_req *req, const char *name, int64_t *out, tc_err *err)
 {
     const char *v = tc_http_query(req, name);
@@ -251,7 +244,7 @@ static tc_status reply_filtered(tc_http_req *req, filtered_list_fn list, tc_err 
     tc_db_conn *c = tc_db_acquire(((tc_app *)req->ctx)->db);
     st = list(c, req->user_id, &f, &items, &next, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 tc_status tc_api_jobs_list(tc_http_req *req, tc_err *err)

@@ -36,7 +36,7 @@ tc_status tc_api_test_notifications(tc_http_req *req, tc_err *err)
     tc_db_conn *c = tc_db_acquire(app->db);
     tc_status st = tc_repo_notify_outbox_list(c, req->user_id, &items, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor")) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, NULL) : st;
 }
 
 static void add_detail(tc_http_req *req, const tc_err *err)

@@ -87,13 +87,6 @@ static tc_status save_failed(tc_http_req *req, tc_status st, tc_sched_fail *fail
     return st;
 }
 
-static json_t *page(json_t *items, char *next)
-{
-    json_t *out = json_pack("{s:o, s:s?}", "items", items, "next_cursor", next);
-    free(next);
-    return out;
-}
-
 static tc_status list_params(tc_http_req *req, int64_t *limit, const char **cursor, tc_err *err)
 {
     *cursor = tc_http_query(req, "cursor");
@@ -140,7 +133,7 @@ tc_status tc_api_schedules_list(tc_http_req *req, tc_err *err)
     tc_status st = list_params(req, &limit, &cursor, err);
     if (st == TC_OK)
         st = tc_sched_list(sched_of(req), req->user_id, cursor, limit, &items, &next, err);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 tc_status tc_api_schedules_get(tc_http_req *req, tc_err *err)
@@ -203,7 +196,7 @@ tc_status tc_api_schedules_runs(tc_http_req *req, tc_err *err)
     if (st == TC_OK)
         st = tc_sched_runs(sched_of(req), req->user_id, tc_http_param(req, "id"), cursor, limit,
                            &items, &next, err);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 tc_status tc_api_cron_preview(tc_http_req *req, tc_err *err)

@@ -48,87 +48,99 @@ TEST(derive_key_is_deterministic_and_info_bound)
     ASSERT(memcmp(a, c, 32) != 0);
 }
 
+/* One signed token for the JWT tests: a derived key, sample claims issued
+ * at 1800000000 and their token (freed by jwt_end). */
+typedef struct {
+    unsigned char key[32];
+    tc_jwt_claims c;
+    tc_jwt_claims got;
+    char *tok;
+    tc_err err;
+} jwt_case;
+
+static void jwt_sign(jwt_case *j)
+{
+    free(j->tok);
+    j->tok = NULL;
+    ASSERT_OK(tc_auth_jwt_sign(j->key, &j->c, &j->tok));
+}
+
+static void jwt_begin(jwt_case *j)
+{
+    memset(j, 0, sizeof *j);
+    test_key(j->key);
+    sample_claims(&j->c, 1800000000);
+    jwt_sign(j);
+}
+
+/* Verifies tok against iss at time now, into j->got and j->err. */
+static tc_status jwt_check(jwt_case *j, const char *tok, const char *iss, int64_t now)
+{
+    return tc_auth_jwt_verify(j->key, tok, strlen(tok), iss, now, &j->got, &j->err);
+}
+
+static void jwt_end(jwt_case *j)
+{
+    free(j->tok);
+    j->tok = NULL;
+}
+
 TEST(jwt_sign_verify_roundtrip)
 {
-    unsigned char key[32];
-    test_key(key);
-    tc_jwt_claims c, got;
-    int64_t now = 1800000000;
-    sample_claims(&c, now);
-    char *tok = NULL;
-    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
-    ASSERT(strncmp(tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37) == 0);
-    tc_err err;
-    tc_err_clear(&err);
-    ASSERT_OK(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, now + 10, &got, &err));
-    ASSERT_STR_EQ(got.sub, c.sub);
-    ASSERT_STR_EQ(got.sid, c.sid);
-    ASSERT_STR_EQ(got.jti, c.jti);
-    ASSERT_EQ(got.exp, c.exp);
-    ASSERT_EQ(got.iat, c.iat);
-    free(tok);
+    jwt_case j;
+    jwt_begin(&j);
+    ASSERT(strncmp(j.tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37) == 0);
+    ASSERT_OK(jwt_check(&j, j.tok, j.c.iss, j.c.iat + 10));
+    ASSERT_STR_EQ(j.got.sub, j.c.sub);
+    ASSERT_STR_EQ(j.got.sid, j.c.sid);
+    ASSERT_STR_EQ(j.got.jti, j.c.jti);
+    ASSERT_EQ(j.got.exp, j.c.exp);
+    ASSERT_EQ(j.got.iat, j.c.iat);
+    jwt_end(&j);
 }
 
 TEST(jwt_issuer_with_escapes_roundtrips)
 {
-    unsigned char key[32];
-    test_key(key);
-    tc_jwt_claims c, got;
-    sample_claims(&c, 1800000000);
-    strcpy(c.iss, "https://x.test/a\"b\\c/\u00e9");
-    char *tok = NULL;
-    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
-    tc_err err;
-    ASSERT_OK(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.iat, &got, &err));
-    ASSERT_STR_EQ(got.iss, c.iss);
-    ASSERT_STR_EQ(got.sub, c.sub);
-    ASSERT_EQ(got.exp, c.exp);
-    free(tok);
+    jwt_case j;
+    jwt_begin(&j);
+    strcpy(j.c.iss, "https://x.test/a\"b\\c/\u00e9");
+    jwt_sign(&j);
+    ASSERT_OK(jwt_check(&j, j.tok, j.c.iss, j.c.iat));
+    ASSERT_STR_EQ(j.got.iss, j.c.iss);
+    ASSERT_STR_EQ(j.got.sub, j.c.sub);
+    ASSERT_EQ(j.got.exp, j.c.exp);
+    jwt_end(&j);
 }
 
 TEST(jwt_tampered_signature_rejected)
 {
-    unsigned char key[32];
-    test_key(key);
-    tc_jwt_claims c, got;
-    sample_claims(&c, 1800000000);
-    char *tok = NULL;
-    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
-    size_t n = strlen(tok);
-    tc_err err;
+    jwt_case j;
+    jwt_begin(&j);
+    size_t n = strlen(j.tok);
     /* flip the last signature character, including its low (padding) bits */
-    tok[n - 1] = tok[n - 1] == 'A' ? 'B' : 'A';
-    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, n, c.iss, c.iat, &got, &err), TC_UNAUTHORIZED);
-    ASSERT_STR_EQ(tc_err_code(&err), "invalid_token");
-    ASSERT_STR_CONTAINS(err.message, "signature");
-    free(tok);
+    j.tok[n - 1] = j.tok[n - 1] == 'A' ? 'B' : 'A';
+    ASSERT_STATUS(jwt_check(&j, j.tok, j.c.iss, j.c.iat), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&j.err), "invalid_token");
+    ASSERT_STR_CONTAINS(j.err.message, "signature");
 
     /* a payload swapped under the old signature */
-    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
-    char *forged = with_payload(tok, "{\"sub\":\"00000000-0000-4000-8000-000000000000\"}");
-    ASSERT_STATUS(tc_auth_jwt_verify(key, forged, strlen(forged), c.iss, c.iat, &got, &err),
-                  TC_UNAUTHORIZED);
+    jwt_sign(&j);
+    char *forged = with_payload(j.tok, "{\"sub\":\"00000000-0000-4000-8000-000000000000\"}");
+    ASSERT_STATUS(jwt_check(&j, forged, j.c.iss, j.c.iat), TC_UNAUTHORIZED);
     free(forged);
 
     /* another key */
-    unsigned char other[32];
-    memcpy(other, key, 32);
-    other[0] ^= 1;
-    ASSERT_STATUS(tc_auth_jwt_verify(other, tok, strlen(tok), c.iss, c.iat, &got, &err),
-                  TC_UNAUTHORIZED);
-    free(tok);
+    j.key[0] ^= 1;
+    ASSERT_STATUS(jwt_check(&j, j.tok, j.c.iss, j.c.iat), TC_UNAUTHORIZED);
+    jwt_end(&j);
 }
 
 TEST(jwt_alg_none_and_other_headers_rejected)
 {
-    unsigned char key[32];
-    test_key(key);
-    tc_jwt_claims c, got;
-    sample_claims(&c, 1800000000);
-    char *tok = NULL;
-    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
-    const char *payload = strchr(tok, '.') + 1;
-    size_t plen = (size_t)(strrchr(tok, '.') - payload);
+    jwt_case j;
+    jwt_begin(&j);
+    const char *payload = strchr(j.tok, '.') + 1;
+    size_t plen = (size_t)(strrchr(j.tok, '.') - payload);
     static const char *headers[] = {
         "{\"alg\":\"none\",\"typ\":\"JWT\"}",
         "{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
@@ -136,59 +148,41 @@ TEST(jwt_alg_none_and_other_headers_rejected)
         "{\"typ\":\"JWT\",\"alg\":\"HS256\"}",
         "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"x\"}",
     };
-    tc_err err;
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         char *h = tc_base64url_encode(headers[i], strlen(headers[i]));
         char *forged = tc_asprintf("%s.%.*s.", h, (int)plen, payload);
-        ASSERT_STATUS(tc_auth_jwt_verify(key, forged, strlen(forged), c.iss, c.iat, &got, &err),
-                      TC_UNAUTHORIZED);
-        ASSERT_STR_CONTAINS(err.message, "header");
+        ASSERT_STATUS(jwt_check(&j, forged, j.c.iss, j.c.iat), TC_UNAUTHORIZED);
+        ASSERT_STR_CONTAINS(j.err.message, "header");
         free(forged);
         /* alg none with the real signature appended must also fail */
         forged = tc_asprintf("%s.%s", h, payload);
-        ASSERT_STATUS(tc_auth_jwt_verify(key, forged, strlen(forged), c.iss, c.iat, &got, &err),
-                      TC_UNAUTHORIZED);
+        ASSERT_STATUS(jwt_check(&j, forged, j.c.iss, j.c.iat), TC_UNAUTHORIZED);
         free(forged);
         free(h);
     }
-    free(tok);
+    jwt_end(&j);
 }
 
 TEST(jwt_expired_and_future_rejected)
 {
-    unsigned char key[32];
-    test_key(key);
-    tc_jwt_claims c, got;
-    sample_claims(&c, 1800000000);
-    char *tok = NULL;
-    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
-    tc_err err;
-    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.exp, &got, &err),
-                  TC_UNAUTHORIZED);
-    ASSERT_STR_EQ(tc_err_code(&err), "token_expired");
-    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.exp + 5000, &got, &err),
-                  TC_UNAUTHORIZED);
+    jwt_case j;
+    jwt_begin(&j);
+    ASSERT_STATUS(jwt_check(&j, j.tok, j.c.iss, j.c.exp), TC_UNAUTHORIZED);
+    ASSERT_STR_EQ(tc_err_code(&j.err), "token_expired");
+    ASSERT_STATUS(jwt_check(&j, j.tok, j.c.iss, j.c.exp + 5000), TC_UNAUTHORIZED);
     /* issued more than the allowed skew in the future */
-    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), c.iss, c.iat - 120, &got, &err),
-                  TC_UNAUTHORIZED);
-    ASSERT_STR_CONTAINS(err.message, "future");
-    free(tok);
+    ASSERT_STATUS(jwt_check(&j, j.tok, j.c.iss, j.c.iat - 120), TC_UNAUTHORIZED);
+    ASSERT_STR_CONTAINS(j.err.message, "future");
+    jwt_end(&j);
 }
 
 TEST(jwt_wrong_issuer_rejected)
 {
-    unsigned char key[32];
-    test_key(key);
-    tc_jwt_claims c, got;
-    sample_claims(&c, 1800000000);
-    char *tok = NULL;
-    ASSERT_OK(tc_auth_jwt_sign(key, &c, &tok));
-    tc_err err;
-    ASSERT_STATUS(tc_auth_jwt_verify(key, tok, strlen(tok), "https://evil.example", c.iat, &got,
-                                     &err),
-                  TC_UNAUTHORIZED);
-    ASSERT_STR_CONTAINS(err.message, "issuer");
-    free(tok);
+    jwt_case j;
+    jwt_begin(&j);
+    ASSERT_STATUS(jwt_check(&j, j.tok, "https://evil.example", j.c.iat), TC_UNAUTHORIZED);
+    ASSERT_STR_CONTAINS(j.err.message, "issuer");
+    jwt_end(&j);
 }
 
 TEST(jwt_malformed_inputs_rejected)

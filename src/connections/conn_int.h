@@ -4,8 +4,6 @@
 
 #include "connections/connections.h"
 
-/* Percent-encodes everything but unreserved characters. Caller frees. */
-char *tc_conn__urlencode(const char *s);
 /* Runs the connector's verification request (auth.verify) with the secret.
  * *verified is false when the connector declares none (TC_OK then). */
 tc_status tc_conn__verify(const tc_connections *cx, const json_t *def, const json_t *secret,

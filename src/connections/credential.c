@@ -14,24 +14,6 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-char *tc_conn__urlencode(const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = tc_malloc(strlen(s) * 3 + 1), *o = out;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p)) {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 /* Default injection per auth type when the definition declares none. */
 static const char *default_format(const char *type)
 {
@@ -105,7 +87,7 @@ tc_status tc_credential_inject(const json_t *auth, const json_t *secret, char **
         const char *tok = secret_token(secret);
         if (!tok)
             return tc_failf(err, TC_INTERNAL, NULL, "the stored credential has no token");
-        char *name = tc_conn__urlencode(qname), *val = tc_conn__urlencode(tok);
+        char *name = tc_net_urlencode(qname), *val = tc_net_urlencode(tok);
         *query = tc_asprintf("%s=%s", name, val);
         free(name);
         tc_secret_free_str(val);

@@ -319,3 +319,21 @@ size_t tc_net_request_many(const tc_net_request *reqs, tc_net_response *resps, t
     tc_free(xs);
     return failed;
 }
+
+char *tc_net_urlencode(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = tc_malloc(strlen(s) * 3 + 1), *w = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p)) {
+            *w++ = (char)*p;
+        } else {
+            *w++ = '%';
+            *w++ = hex[*p >> 4];
+            *w++ = hex[*p & 15];
+        }
+    }
+    *w = '\0';
+    return out;
+}

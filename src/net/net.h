@@ -87,6 +87,11 @@ void tc_net_response_free(tc_net_response *resp);
  * trimmed, into out; false if absent. Borrowed resp. */
 bool tc_net_response_header(const tc_net_response *resp, const char *name, char *out, size_t outsz);
 
+/* Percent-encodes s (NUL-terminated) for a query string or form body: every
+ * byte but the RFC 3986 unreserved set (A-Z a-z 0-9 - . _ ~) becomes %XX.
+ * Caller frees. */
+char *tc_net_urlencode(const char *s);
+
 /* ---- many requests at once ---------------------------------------------- */
 /* Runs n requests on one curl multi handle, at most max_parallel at a time
  * (0 = all). resps[i] and errs[i] (errs may be NULL) receive each outcome;

@@ -6,6 +6,7 @@
 
 #include "crypto/keys.h"
 #include "events/events.h"
+#include "net/net.h"
 #include "oauth/oauth_int.h"
 #include "store/repo_connectors.h"
 #include "store/repo_oauth.h"
@@ -125,7 +126,7 @@ static bool reserved_param(const char *k)
 
 static void q_add(tc_buf *b, const char *k, const char *v)
 {
-    char *ek = tc_oauth__urlencode(k), *ev = tc_oauth__urlencode(v);
+    char *ek = tc_net_urlencode(k), *ev = tc_net_urlencode(v);
     tc_buf_printf(b, "&%s=%s", ek, ev);
     free(ek);
     free(ev);
@@ -477,7 +478,7 @@ char *tc_oauth_outcome_url(const tc_oauth *o, const char *connection_id, const c
 {
     if (connection_id && *connection_id)
         return tc_asprintf("%s/connections?oauth=ok&connection=%s", o->public_url, connection_id);
-    char *m = tc_oauth__urlencode(message && *message ? message : "the connection was not completed");
+    char *m = tc_net_urlencode(message && *message ? message : "the connection was not completed");
     char *url = tc_asprintf("%s/connections?oauth=error&message=%s", o->public_url, m);
     free(m);
     return url;

@@ -72,8 +72,6 @@ tc_status tc_oauth__post_form(const tc_oauth *o, const json_t *auth, const tc_oa
                               const char *url, const char *const *params, long *status,
                               tc_err *err);
 
-/* Percent-encoding of everything but unreserved characters. Caller frees. */
-char *tc_oauth__urlencode(const char *s);
 /* Seals a token secret for connection id; key id as decimal text. */
 tc_status tc_oauth__seal(tc_oauth *o, const char *purpose, const char *id, const char *text,
                          unsigned char **ct, size_t *ctlen, char kid[16], tc_err *err);

@@ -15,24 +15,6 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-char *tc_oauth__urlencode(const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = tc_malloc(strlen(s) * 3 + 1), *w = out;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p)) {
-            *w++ = (char)*p;
-        } else {
-            *w++ = '%';
-            *w++ = hex[*p >> 4];
-            *w++ = hex[*p & 15];
-        }
-    }
-    *w = '\0';
-    return out;
-}
-
 const json_t *tc_oauth_pointer(const json_t *doc, const char *pointer)
 {
     if (!pointer || !*pointer)
@@ -79,7 +61,7 @@ void tc_oauth__tokens_clear(tc_oauth__tokens *t)
 
 static void form_add(tc_buf *b, const char *k, const char *v)
 {
-    char *ek = tc_oauth__urlencode(k), *ev = tc_oauth__urlencode(v);
+    char *ek = tc_net_urlencode(k), *ev = tc_net_urlencode(v);
     tc_buf_printf(b, "%s%s=%s", b->len ? "&" : "", ek, ev);
     free(ek);
     tc_secret_free_str(ev);
@@ -132,8 +114,8 @@ static char *encode_body(const json_t *fields, bool as_json)
 
 static char *basic_header(const tc_oauth__client *cl)
 {
-    char *id = tc_oauth__urlencode(cl->client_id);
-    char *sec = tc_oauth__urlencode(cl->client_secret ? cl->client_secret : "");
+    char *id = tc_net_urlencode(cl->client_id);
+    char *sec = tc_net_urlencode(cl->client_secret ? cl->client_secret : "");
     char *pair = tc_asprintf("%s:%s", id, sec);
     char *b64 = tc_base64_encode(pair, strlen(pair));
     char *h = tc_asprintf("Authorization: Basic %s", b64);

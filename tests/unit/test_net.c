@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/net.h"
@@ -221,4 +222,14 @@ TEST(net_many_concurrent)
         tc_net_response_free(&resps[i]);
     }
     tc_peer_stop(&peer);
+}
+
+TEST(urlencode_keeps_only_unreserved)
+{
+    char *e = tc_net_urlencode("aZ09-._~ /?&=+%\xc3\xa9");
+    ASSERT_STR_EQ(e, "aZ09-._~%20%2F%3F%26%3D%2B%25%C3%A9");
+    free(e);
+    e = tc_net_urlencode("");
+    ASSERT_STR_EQ(e, "");
+    free(e);
 }

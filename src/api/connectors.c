@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "catalog/catalog.h"
 #include "connections/connections.h"
 #include "crypto/keys.h"
 #include "events/events.h"
@@ -14,15 +15,6 @@
 static tc_connections *cx_of(tc_http_req *req)
 {
     return ((tc_app *)req->ctx)->connections;
-}
-
-static bool is_auth_type(const char *s)
-{
-    static const char *const types[] = {"oauth2", "api_key", "basic", "bearer", "none"};
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (!strcmp(s, types[i]))
-            return true;
-    return false;
 }
 
 tc_status tc_api_connectors_list(tc_http_req *req, tc_err *err)
@@ -36,7 +28,7 @@ tc_status tc_api_connectors_list(tc_http_req *req, tc_err *err)
     tc_status st = tc_http_query_int(req, "limit", 50, 1, TC_REPO_LIST_MAX, &f.limit, err);
     if (st != TC_OK)
         return st;
-    if (f.auth_type && !is_auth_type(f.auth_type))
+    if (f.auth_type && !tc_catalog_auth_type_valid(f.auth_type))
         return tc_failf(err, TC_BAD_REQUEST, "auth_type",
                         "auth_type must be oauth2, api_key, basic, bearer or none");
     if ((f.q && strlen(f.q) > 200) || (f.category && strlen(f.category) > 64))

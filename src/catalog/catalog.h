@@ -35,6 +35,10 @@ tc_status tc_catalog_parse(const json_t *doc, const char *origin, tc_catalog_kin
                            bool allow_stdio, tc_connector **out, tc_err *err);
 void tc_connector_free(tc_connector *c);
 
+/* True for the auth types a connector may declare: oauth2, api_key, basic,
+ * bearer, none (also the values of the connectors list's auth_type filter). */
+bool tc_catalog_auth_type_valid(const char *type);
+
 /* Tool lookup inside a validated connector: borrowed JSON of the tool. */
 const json_t *tc_connector_tool(const tc_connector *c, const char *name);
 

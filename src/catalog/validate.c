@@ -76,7 +76,7 @@ static bool is_tool_name(const char *s)
     return true;
 }
 
-static bool is_auth_type(const char *s)
+bool tc_catalog_auth_type_valid(const char *s)
 {
     static const char *const types[] = {"oauth2", "api_key", "basic", "bearer", "none"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -183,7 +183,8 @@ static const field_rule top_rules[] = {
 };
 
 static const field_rule oauth_rules[] = {
-    {"type", R_STRING, true, 0, is_auth_type, "must be oauth2, api_key, basic, bearer or none"},
+    {"type", R_STRING, true, 0, tc_catalog_auth_type_valid,
+     "must be oauth2, api_key, basic, bearer or none"},
     {"authorization_url", R_STRING, true, 2048, is_http_url, "must be an http(s) URL"},
     {"token_url", R_STRING, true, 2048, is_http_url, "must be an http(s) URL"},
     {"revocation_url", R_STRING, false, 2048, is_http_url, "must be an http(s) URL"},
@@ -202,7 +203,8 @@ static const field_rule oauth_rules[] = {
 };
 
 static const field_rule key_rules[] = {
-    {"type", R_STRING, true, 0, is_auth_type, "must be oauth2, api_key, basic, bearer or none"},
+    {"type", R_STRING, true, 0, tc_catalog_auth_type_valid,
+     "must be oauth2, api_key, basic, bearer or none"},
     {"inject", R_OBJECT, false, 0, NULL, NULL},
     {"verify", R_OBJECT, false, 0, NULL, NULL},
     {"fields", R_OBJECT, false, 0, NULL, NULL},
@@ -314,7 +316,7 @@ static tc_status check_oauth(vctx *v, const json_t *auth)
 static tc_status check_auth(vctx *v, const json_t *auth)
 {
     const json_t *type = json_object_get(auth, "type");
-    if (!json_is_string(type) || !is_auth_type(json_string_value(type)))
+    if (!json_is_string(type) || !tc_catalog_auth_type_valid(json_string_value(type)))
         return failv(v, "auth.type", "must be oauth2, api_key, basic, bearer or none");
     if (!strcmp(json_string_value(type), "oauth2"))
         return check_oauth(v, auth);

@@ -155,3 +155,13 @@ TEST(builtin_catalog_is_embedded)
     ASSERT_STR_EQ(tc_catalog_get(cat, "slack")->origin, "catalog/slack.json");
     tc_catalog_free(cat);
 }
+
+TEST(auth_type_valid_lists_the_five_types)
+{
+    static const char *const ok[] = {"oauth2", "api_key", "basic", "bearer", "none"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        ASSERT(tc_catalog_auth_type_valid(ok[i]));
+    ASSERT(!tc_catalog_auth_type_valid(""));
+    ASSERT(!tc_catalog_auth_type_valid("OAuth2"));
+    ASSERT(!tc_catalog_auth_type_valid("oauth2 "));
+}

@@ -164,7 +164,13 @@ const steps = [
     async run() {
       await page.getByRole('link', { name: 'Connectors' }).first().click();
       await page.getByLabel('Search').fill('E2E');
+      // The filtered list replaces the cards: wait until the search has
+      // settled (one card left) before clicking, or the click can land on a
+      // card that is being replaced and go nowhere on a loaded machine.
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid^="connector-"]').length === 1,
+        null, { timeout: 15000 });
       await page.getByTestId('connector-e2e-echo').click();
+      await page.waitForURL('**/connectors/e2e-echo');
       await page.getByRole('heading', { name: 'E2E Echo' }).waitFor();
       await page.getByLabel('Label').fill('E2E key');
       await page.getByLabel('API key').fill(apiKey);

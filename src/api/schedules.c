@@ -95,33 +95,32 @@ static tc_status list_params(tc_http_req *req, int64_t *limit, const char **curs
 
 /* ---- handlers ---- */
 
-tc_status tc_api_schedules_create(tc_http_req *req, tc_err *err)
+/* POST (create, 201) or PUT /{id} (update, 200) of a schedule from the body. */
+static tc_status save(tc_http_req *req, bool update, tc_err *err)
 {
     sched_body b;
     tc_sched_input in;
     tc_sched_fail fail = {0};
     json_t *row = NULL;
     tc_status st = read_input(req, &b, &in, err);
-    if (st == TC_OK)
+    if (st == TC_OK && update)
+        st = tc_sched_update(sched_of(req), req->user_id, tc_http_param(req, "id"), &in, &row,
+                             &fail, err);
+    else if (st == TC_OK)
         st = tc_sched_create(sched_of(req), req->user_id, &in, &row, &fail, err);
     if (st != TC_OK)
         return save_failed(req, st, &fail, err);
-    return tc_http_reply_json(req, 201, row);
+    return tc_http_reply_json(req, update ? 200 : 201, row);
+}
+
+tc_status tc_api_schedules_create(tc_http_req *req, tc_err *err)
+{
+    return save(req, false, err);
 }
 
 tc_status tc_api_schedules_update(tc_http_req *req, tc_err *err)
 {
-    sched_body b;
-    tc_sched_input in;
-    tc_sched_fail fail = {0};
-    json_t *row = NULL;
-    tc_status st = read_input(req, &b, &in, err);
-    if (st == TC_OK)
-        st = tc_sched_update(sched_of(req), req->user_id, tc_http_param(req, "id"), &in, &row,
-                             &fail, err);
-    if (st != TC_OK)
-        return save_failed(req, st, &fail, err);
-    return tc_http_reply_json(req, 200, row);
+    return save(req, true, err);
 }
 
 tc_status tc_api_schedules_list(tc_http_req *req, tc_err *err)

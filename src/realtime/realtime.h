@@ -94,7 +94,9 @@ typedef enum {
 
 typedef struct tc_hub_sink {
     /* Queues bytes (the sink copies them). TC_TOO_LARGE: queue full;
-     * TC_UNAVAILABLE: gone. Any thread, never under the hub lock. */
+     * TC_UNAVAILABLE: gone. Any thread, never under the hub lock, and
+     * possibly from several publishing threads at once: it must be
+     * thread-safe (each call's bytes are one unit). */
     tc_status (*send)(void *ctx, const char *data, size_t len);
     /* The hub dropped the subscriber (SLOW or SHUTDOWN): send a final event
      * if possible and end the transport. Called at most once. */

@@ -11,7 +11,10 @@
 #include "store/db.h"
 
 /* ---- a memory sink ------------------------------------------------------------ */
+/* A sink collecting frames; like the HTTP stream it stands in for, it takes
+ * calls from several publishing threads at once. */
 typedef struct msink {
+    pthread_mutex_t mu;
     tc_buf out;
     int closes;
     tc_hub_end why;
@@ -21,14 +24,19 @@ typedef struct msink {
 static tc_status ms_send(void *ctx, const char *data, size_t len)
 {
     msink *m = ctx;
-    return tc_buf_append(&m->out, data, len) == TC_OK ? TC_OK : TC_TOO_LARGE;
+    pthread_mutex_lock(&m->mu);
+    tc_status st = tc_buf_append(&m->out, data, len) == TC_OK ? TC_OK : TC_TOO_LARGE;
+    pthread_mutex_unlock(&m->mu);
+    return st;
 }
 
 static void ms_close(void *ctx, tc_hub_end why)
 {
     msink *m = ctx;
+    pthread_mutex_lock(&m->mu);
     m->closes++;
     m->why = why;
+    pthread_mutex_unlock(&m->mu);
 }
 
 static void ms_release(void *ctx)
@@ -40,6 +48,7 @@ static void ms_release(void *ctx)
 
 static tc_hub_sink sink_of(msink *m, size_t max)
 {
+    pthread_mutex_init(&m->mu, NULL);
     tc_buf_init(&m->out, max);
     m->closes = 0;
     return (tc_hub_sink){ms_send, ms_close, ms_release, m};

@@ -22,13 +22,6 @@ static tc_db *db_of(tc_http_req *req)
     return ((tc_app *)req->ctx)->db;
 }
 
-static json_t *page(json_t *items, char *next)
-{
-    json_t *out = json_pack("{s:o, s:s?}", "items", items, "next_cursor", next);
-    free(next);
-    return out;
-}
-
 /* Ids are UUIDs: anything else cannot exist (404, never a database error). */
 static tc_status id_param(tc_http_req *req, const char **id, tc_err *err)
 {
@@ -47,7 +40,7 @@ tc_status tc_api_webhook_event_types(tc_http_req *req, tc_err *err)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, json_pack("{s:s, s:s}", "name", t[i].name, "description",
                                                t[i].description));
-    return tc_http_reply_json(req, 200, page(items, NULL));
+    return tc_api__reply_list(req, items, NULL);
 }
 
 tc_status tc_api_webhooks_create(tc_http_req *req, tc_err *err)
@@ -71,7 +64,7 @@ tc_status tc_api_webhooks_list(tc_http_req *req, tc_err *err)
     st = tc_repo_webhook_list(c, req->user_id, tc_http_query(req, "cursor"), limit, &items, &next,
                               err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 tc_status tc_api_webhooks_get(tc_http_req *req, tc_err *err)
@@ -158,7 +151,7 @@ tc_status tc_api_webhooks_deliveries(tc_http_req *req, tc_err *err)
     tc_db_conn *c = tc_db_acquire(db_of(req));
     st = tc_repo_delivery_list(c, req->user_id, &f, &items, &next, err);
     tc_db_release(c);
-    return st == TC_OK ? tc_http_reply_json(req, 200, page(items, next)) : st;
+    return st == TC_OK ? tc_api__reply_list(req, items, next) : st;
 }
 
 tc_status tc_api_webhook_delivery_retry(tc_http_req *req, tc_err *err)

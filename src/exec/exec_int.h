@@ -29,8 +29,6 @@ tc_status tc_exec__rest_build(const json_t *def, const json_t *request, const js
 void tc_exec__rest_call_free(tc_rest_call *c);
 /* RFC 6901 pointer into doc (borrowed result), NULL when absent. */
 const json_t *tc_exec__json_pointer(const json_t *doc, const char *ptr);
-/* Percent-encodes everything but unreserved characters. Caller frees. */
-char *tc_exec__urlencode(const char *s, size_t n);
 
 /* ---- redaction (redact.c) ---------------------------------------------- */
 #define TC_EXEC_REDACTED "[REDACTED]"

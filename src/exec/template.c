@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "exec/exec_int.h"
+#include "net/net.h"
 
 #define URL_MAX (16 * 1024)
 #define BODY_MAX (4u << 20)
@@ -22,24 +23,6 @@ typedef struct build {
     json_t *used;       /* names taken by the path, url, method or query */
     tc_err *err;
 } build;
-
-char *tc_exec__urlencode(const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = tc_malloc(n * 3 + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            *o++ = (char)ch;
-        } else {
-            *o++ = '%';
-            *o++ = hex[ch >> 4];
-            *o++ = hex[ch & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
 
 /* "{name}" exactly (a whole-value placeholder): copies name into out. */
 static bool whole_placeholder(const char *s, char out[NAME_MAX_LEN + 1])
@@ -105,7 +88,7 @@ static tc_status expand(build *b, const char *tpl, bool encode, bool mark, const
             return tc_failf(b->err, TC_VALIDATION, name,
                             "argument \"%s\" is required to build the request %s", name, where);
         char *text = scalar_text(v);
-        char *enc = encode ? tc_exec__urlencode(text, strlen(text)) : NULL;
+        char *enc = encode ? tc_net_urlencode(text) : NULL;
         tc_status st = tc_buf_puts(out, enc ? enc : text);
         free(text);
         free(enc);
@@ -170,7 +153,7 @@ static tc_status build_base(build *b, const json_t *def, const json_t *req, tc_b
 /* Appends k=v (both encoded) with the right separator. */
 static tc_status query_pair(tc_buf *url, const char *k, const char *v)
 {
-    char *ek = tc_exec__urlencode(k, strlen(k)), *ev = tc_exec__urlencode(v, strlen(v));
+    char *ek = tc_net_urlencode(k), *ev = tc_net_urlencode(v);
     tc_status st = tc_buf_printf(url, "%c%s=%s", strchr(url->data, '?') ? '&' : '?', ek, ev);
     free(ek);
     free(ev);
@@ -301,7 +284,7 @@ static tc_status form_value(tc_buf *out, const char *key, const json_t *v)
     char *text = scalar_text(v);
     if (!text)
         return TC_OK;
-    char *ek = tc_exec__urlencode(key, strlen(key)), *ev = tc_exec__urlencode(text, strlen(text));
+    char *ek = tc_net_urlencode(key), *ev = tc_net_urlencode(text);
     tc_status st = tc_buf_printf(out, "%s%s=%s", out->len ? "&" : "", ek, ev);
     free(text);
     free(ek);

@@ -150,6 +150,10 @@ tc_status tc_time_parse(const char *s, int64_t *ms);
 /* ---- random, ids, encodings --------------------------------------------- */
 void tc_random_bytes(void *out, size_t n);   /* CSPRNG; aborts on failure */
 void tc_uuid(char out[37]);                   /* random (v4) UUID, lowercase */
+/* Time-ordered (v7) UUID for row ids of append-heavy tables: ids made later
+ * in this process sort higher (inserts append to the index instead of
+ * dirtying random pages); 62 random bits. Not for secrets or tokens. */
+void tc_uuid7(char out[37]);
 bool tc_uuid_valid(const char *s);
 /* Standard base64 (with padding) and base64url (no padding). Encoders return
  * a malloc'd string (caller frees); decoders fill a malloc'd buffer and its

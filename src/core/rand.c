@@ -1,4 +1,6 @@
 #include <ctype.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,32 @@ void tc_uuid(char out[37])
     unsigned char b[16];
     tc_random_bytes(b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+             b[12], b[13], b[14], b[15]);
+}
+
+/* RFC 9562 version 7: 48-bit Unix ms, then a 12-bit counter in rand_a
+ * (method 1: strictly increasing within this process, so ids made in a
+ * burst sort in creation order and b-tree inserts append), then 62 random
+ * bits. */
+void tc_uuid7(char out[37])
+{
+    static _Atomic uint64_t last; /* ms << 12 | counter */
+    uint64_t now = (uint64_t)tc_now_ms() << 12, prev = atomic_load(&last), next;
+    do {
+        next = now > prev ? now : prev + 1;
+    } while (!atomic_compare_exchange_weak(&last, &prev, next));
+    unsigned char b[16];
+    tc_random_bytes(b + 8, 8);
+    uint64_t ms = next >> 12;
+    unsigned seq = (unsigned)(next & 0xfff);
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)(0x70 | (seq >> 8));
+    b[7] = (unsigned char)(seq & 0xff);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

@@ -394,7 +394,7 @@ tc_status tc_exec_prepare(tc_exec *x, const char *user_id, const char *connector
     if (arguments && !json_is_object(arguments))
         return tc_failf(err, TC_VALIDATION, "arguments", "arguments must be an object");
     tc_exec_job *j = tc_calloc(1, sizeof(*j));
-    tc_uuid(j->id);
+    tc_uuid7(j->id);
     snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
     snprintf(j->connector, sizeof(j->connector), "%s", connector_slug);
     snprintf(j->tool, sizeof(j->tool), "%s", tool);
@@ -527,7 +527,7 @@ tc_status tc_exec_enqueue_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_schedul
     json_decref(details);
     char *text = json_dumps(args, JSON_COMPACT);
     json_int_t to = json_integer_value(json_object_get(tooljs, "timeout_ms"));
-    tc_uuid(job_id);
+    tc_uuid7(job_id);
     tc_repo_job_new n = {.id = job_id,
                          .user_id = s->user_id,
                          .connector_id = connector_id,

@@ -566,7 +566,7 @@ tc_status tc_repo_action_log_insert(tc_db_conn *c, const tc_repo_action_log *l, 
                                     tc_err *err)
 {
     char id[37];
-    tc_uuid(id);
+    tc_uuid7(id);
     const tc_dbv p[] = {
         TC_DBV_STR(id),          TC_DBV_STR(l->user_id),    TC_DBV_STR(l->job_id),
         TC_DBV_STR(l->connector), TC_DBV_STR(l->tool),      TC_DBV_STR(l->connection_id),

@@ -105,7 +105,7 @@ tc_status tc_repo_notify_outbox_insert(tc_db_conn *c, const tc_repo_outbox_new *
         "body_html, status, digest_key, hold_until, attempt_count, next_attempt_at, created_at, "
         "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, 0, $10, $11, $11)";
     char id[37];
-    tc_uuid(id);
+    tc_uuid7(id);
     tc_dbv p[] = {TC_DBV_STR(id),         TC_DBV_STR(n->user_id),   TC_DBV_STR(n->kind),
                   TC_DBV_STR(n->to),      TC_DBV_STR(n->subject),   TC_DBV_STR(n->text),
                   TC_DBV_STR(n->html),    TC_DBV_STR(n->digest_key),

@@ -86,6 +86,26 @@ TEST(uuid_is_v4_and_unique)
     ASSERT_FALSE(tc_uuid_valid("not-a-uuid"));
 }
 
+TEST(uuid7_is_time_ordered_and_valid)
+{
+    char prev[37] = "", cur[37];
+    int64_t before = tc_now_ms();
+    for (int i = 0; i < 10000; i++) {
+        tc_uuid7(cur);
+        ASSERT(tc_uuid_valid(cur));
+        ASSERT_EQ(cur[14], '7');
+        ASSERT(strchr("89ab", cur[19]) != NULL);
+        ASSERT(strcmp(prev, cur) < 0); /* strictly increasing, even within one ms */
+        memcpy(prev, cur, sizeof(cur));
+    }
+    /* The first 48 bits are the Unix time in ms (not before the loop began). */
+    char hex[13];
+    memcpy(hex, cur, 8);
+    memcpy(hex + 8, cur + 9, 4);
+    hex[12] = 0;
+    ASSERT(strtoll(hex, NULL, 16) >= before);
+}
+
 TEST(time_format_and_parse)
 {
     char out[32];

@@ -13,6 +13,10 @@
 //
 // Latency: sequential calls (concurrency 1), p50/p99 of each path and of the
 // difference. Throughput: --conc calls in flight through the platform.
+//
+// Here the client and the upstream are node processes that share the two
+// cores with the server under test; bench_exec_fast.mjs runs the same
+// measurement with a C MCP peer and a C load generator (see its header).
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -85,15 +85,10 @@ static tc_status stream_insert(tc_db_conn *c, tc_change *ch, tc_err *err)
         ch->payload = json_dumps(ch->row, JSON_COMPACT);
     const tc_dbv p[] = {TC_DBV_STR(ch->user_id), TC_DBV_STR(ch->kind), TC_DBV_STR(ch->payload),
                         TC_DBV_I64(tc_now_ms())};
-    tc_db_rows *r = NULL;
-    tc_status st = tc_db_query(c,
-                               "INSERT INTO stream_events (user_id, kind, payload, created_at) "
-                               "VALUES ($1, $2, $3, $4) RETURNING id",
-                               p, 4, &r, err);
-    if (st == TC_OK && tc_db_rows_next(r))
-        ch->stream_id = tc_db_rows_int(r, 0);
-    tc_db_rows_free(r);
-    return st;
+    return tc_db_insert_id(c,
+                           "INSERT INTO stream_events (user_id, kind, payload, created_at) "
+                           "VALUES ($1, $2, $3, $4)",
+                           p, 4, &ch->stream_id, err);
 }
 
 tc_status tc_events_record(tc_events *ev, tc_db_conn *c, tc_change *ch, tc_err *err)

@@ -35,6 +35,7 @@ enum { W_BUSY, W_IDLE, W_RESERVED, W_HANDED, W_WOKEN };
 typedef struct slot {
     char job_id[37];         /* "" = idle (run_mu) */
     atomic_bool abort;
+    atomic_bool progressed;  /* a progress update was written for this job */
     int64_t last_progress_ns;
     struct tc_exec *x;
     char user_id[37];
@@ -119,11 +120,8 @@ static tc_status add_event(tc_exec *x, tc_db_conn *c, changes *cs, const char *u
                            const char *job, const char *level, const char *msg, json_t *data,
                            int64_t now, tc_err *err)
 {
-    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    json_decref(data);
     json_t *row = NULL;
-    tc_status st = tc_repo_event_insert(c, user, job, level, msg, text, now, &row, err);
-    free(text);
+    tc_status st = tc_repo_event_insert_json(c, user, job, level, msg, data, now, &row, err);
     return st == TC_OK ? record(x, c, cs, user, "event", row, NULL, err) : st;
 }
 
@@ -415,34 +413,50 @@ tc_status tc_exec_prepare(tc_exec *x, const char *user_id, const char *connector
 }
 
 /* Insert + "queued" event + changes, inside the caller's transaction. */
-static tc_status insert_job(tc_exec *x, tc_db_conn *c, const tc_repo_job_new *n, changes *cs,
-                            json_t **row, tc_err *err)
+/* The job row with its "queued" event and change. When n->worker_id is
+ * set the row is written running and both transitions are recorded (job
+ * queued, "queued", job running, "started"), so stream subscribers see the
+ * same sequence as for a job a worker claims later. */
+static tc_status insert_job(tc_exec *x, tc_db_conn *c, const tc_repo_job_new *n, int64_t now,
+                            changes *cs, json_t **row, tc_err *err)
 {
-    int64_t now = tc_now_ms();
     json_t *job = NULL;
     tc_status st = tc_repo_job_insert(c, n, now, &job, err);
     if (st != TC_OK)
         return st;
     if (row)
         *row = json_incref(job);
-    st = record(x, c, cs, n->user_id, "job", job, NULL, err);
+    json_t *queued = job;
+    if (n->worker_id) {
+        queued = json_copy(job);
+        json_object_set_new(queued, "status", json_string("queued"));
+        json_object_set_new(queued, "started_at", json_null());
+    }
+    st = record(x, c, cs, n->user_id, "job", queued, NULL, err);
     if (st == TC_OK)
         st = add_event(x, c, cs, n->user_id, n->id, "info", "queued",
                        n->schedule_id ? json_pack("{s:s}", "schedule_id", n->schedule_id) : NULL,
                        now, err);
+    if (!n->worker_id)
+        return st;
+    if (st == TC_OK)
+        st = record(x, c, cs, n->user_id, "job", job, NULL, err);
+    else
+        json_decref(job);
+    if (st == TC_OK)
+        st = add_event(x, c, cs, n->user_id, n->id, "info", "started",
+                       json_pack("{s:s}", "worker", n->worker_id), now, err);
     return st;
 }
 
 /* queued -> running for worker_id + "started" event + changes, inside the
- * caller's transaction: the oldest queued job (id NULL; TC_DECLINED when
- * there is none) or the given one. */
-static tc_status claim_tx(tc_exec *x, tc_db_conn *c, const char *worker_id, const char *id,
-                          const json_t *arguments, int64_t now, tc_repo_job_claim *j,
-                          changes *cs, tc_err *err)
+ * caller's transaction: the oldest queued job (TC_DECLINED when there is
+ * none). */
+static tc_status claim_tx(tc_exec *x, tc_db_conn *c, const char *worker_id, int64_t now,
+                          tc_repo_job_claim *j, changes *cs, tc_err *err)
 {
     json_t *row = NULL;
-    tc_status st = id ? tc_repo_job_claim_id(c, id, worker_id, now, arguments, j, &row, err)
-                      : tc_repo_job_claim_next(c, worker_id, now, j, &row, err);
+    tc_status st = tc_repo_job_claim_next(c, worker_id, now, j, &row, err);
     if (st == TC_OK)
         st = record(x, c, cs, j->user_id, "job", row, NULL, err);
     if (st == TC_OK)
@@ -453,10 +467,11 @@ static tc_status claim_tx(tc_exec *x, tc_db_conn *c, const char *worker_id, cons
     return st;
 }
 
-/* A synchronous call with a worker idle: the job is inserted and claimed for
- * that worker in one transaction (queued and running both written, with
- * their events and timestamps), then handed to it directly: one
- * transaction and one queue scan less than enqueue + claim. */
+/* A synchronous call with a worker idle: the job row is inserted already
+ * running for that worker, with both its "queued" and "started" events, in
+ * one transaction, then handed to it directly: one transaction, one row
+ * update and one queue scan less than enqueue + claim. (The job's change
+ * is published once, running: it was never visible queued.) */
 tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, json_t **row,
                           tc_err *err)
 {
@@ -473,20 +488,21 @@ tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, 
     if (wait)
         tc_waiters_add(x->waiters, j->id, wait);
     slot *w = wait ? handoff_reserve(x) : NULL;
+    n.worker_id = w ? w->worker_id : NULL;
     tc_repo_job_claim claimed;
     memset(&claimed, 0, sizeof(claimed));
     changes cs = {.n = 0};
     json_t *job = NULL;
+    int64_t now = tc_now_ms();
     tc_db_conn *c = tc_db_acquire(x->o.db);
     tc_status st = tc_db_begin(c, err);
     if (st == TC_OK) {
-        st = insert_job(x, c, &n, &cs, &job, err);
-        if (st == TC_OK && w)
-            st = claim_tx(x, c, w->worker_id, j->id, j->arguments, tc_now_ms(), &claimed, &cs,
-                          err);
+        st = insert_job(x, c, &n, now, &cs, &job, err);
         commit_or_rollback(c, &st, err);
     }
     tc_db_release(c);
+    if (st == TC_OK && w)
+        tc_repo_job_claim_from_new(&n, now, &claimed);
     if (st == TC_OK) {
         atomic_fetch_add(&x->n_enqueued, 1);
         publish(x, &cs);
@@ -541,7 +557,7 @@ tc_status tc_exec_enqueue_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_schedul
                          .scheduled_for = s->scheduled_for};
     changes cs = {.n = 0};
     if (st == TC_OK)
-        st = insert_job(x, c, &n, &cs, NULL, err);
+        st = insert_job(x, c, &n, tc_now_ms(), &cs, NULL, err);
     if (st == TC_OK)
         atomic_fetch_add(&x->n_enqueued, 1);
     /* The caller commits; the stream rows are written, the in-process
@@ -609,7 +625,7 @@ static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j
     json_t *row = NULL;
     tc_repo_job_end e = {.id = j->id, .status = o->status, .result = result, .error = error,
                          .arguments_json = j->arguments, .result_json = o->result,
-                         .error_json = o->error};
+                         .error_json = o->error, .claim = j};
     tc_status st = tc_repo_job_finish_known(c, &e, now, &row, err);
     free(result);
     free(error);
@@ -774,8 +790,10 @@ static void on_progress(tc_exec_run *run, double progress, double total, bool ha
     }
     commit_or_rollback(c, &st, &err);
     tc_db_release(c);
-    if (st == TC_OK)
+    if (st == TC_OK) {
+        atomic_store(&s->progressed, true);
         publish(x, &cs);
+    }
     changes_clear(&cs);
 }
 
@@ -811,7 +829,7 @@ static tc_status load_run(tc_exec *x, const tc_repo_job_claim *j, json_t *handed
     return st;
 }
 
-static void run_executor(tc_exec *x, slot *s, void **states, const tc_repo_job_claim *j,
+static void run_executor(tc_exec *x, slot *s, void **states, tc_repo_job_claim *j,
                          json_t *handed_tool, outcome *o)
 {
     json_t *tool = NULL;
@@ -877,6 +895,7 @@ static void run_executor(tc_exec *x, slot *s, void **states, const tc_repo_job_c
     else
         o->error = error_json(&err, code, run.upstream_status);
     json_decref(run.result);
+    j->progressed = atomic_load(&s->progressed);
     finish(x, j, cred.secret, o);
     json_decref(tool);
     tc_credential_clear(&cred);
@@ -896,7 +915,7 @@ static tc_status claim(tc_exec *x, const char *worker_id, tc_repo_job_claim *j, 
     }
     st = tc_db_begin(c, err);
     if (st == TC_OK)
-        st = claim_tx(x, c, worker_id, NULL, NULL, tc_now_ms(), j, &cs, err);
+        st = claim_tx(x, c, worker_id, tc_now_ms(), j, &cs, err);
     commit_or_rollback(c, &st, err);
     tc_db_release(c);
     if (st == TC_OK)
@@ -918,6 +937,7 @@ static void slot_set(tc_exec *x, slot *s, const tc_repo_job_claim *j)
     snprintf(s->job_id, sizeof(s->job_id), "%s", j ? j->id : "");
     snprintf(s->user_id, sizeof(s->user_id), "%s", j ? j->user_id : "");
     atomic_store(&s->abort, false);
+    atomic_store(&s->progressed, false);
     s->last_progress_ns = 0;
     pthread_mutex_unlock(&x->run_mu);
 }

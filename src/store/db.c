@@ -184,6 +184,13 @@ tc_status tc_db_exec(tc_db_conn *c, const char *sql, const tc_dbv *params, size_
     return count(c->db, c->db->drv->exec(c, sql, params, n, affected, err));
 }
 
+tc_status tc_db_insert_id(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
+                          int64_t *id, tc_err *err)
+{
+    *id = 0;
+    return count(c->db, c->db->drv->insert_id(c, sql, params, n, id, err));
+}
+
 tc_status tc_db_query(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
                       tc_db_rows **out, tc_err *err)
 {

@@ -56,6 +56,9 @@ typedef struct tc_db_driver {
                       int64_t *affected, tc_err *err);
     tc_status (*query)(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
                        tc_db_rows **out, tc_err *err);
+    /* One-row INSERT; *id = the new row's integer `id` (see tc_db_insert_id). */
+    tc_status (*insert_id)(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
+                           int64_t *id, tc_err *err);
     /* Runs a multi-statement script without parameters (migrations). */
     tc_status (*exec_script)(tc_db_conn *c, const char *sql, tc_err *err);
 

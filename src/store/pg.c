@@ -362,6 +362,24 @@ static tc_status simple(tc_db_conn *c, const char *sql, PGresult **keep, tc_err 
     return s;
 }
 
+static tc_status pg_insert_id(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
+                              int64_t *id, tc_err *err)
+{
+    size_t len = strlen(sql);
+    char *q = tc_malloc(len + sizeof(" RETURNING id"));
+    memcpy(q, sql, len);
+    memcpy(q + len, " RETURNING id", sizeof(" RETURNING id"));
+    PGresult *res = NULL;
+    tc_status s = run(c, q, params, n, &res, err);
+    tc_free(q);
+    if (s == TC_OK && PQntuples(res) == 1)
+        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    else if (s == TC_OK)
+        s = tc_failf(err, TC_DB, NULL, "INSERT returned %d rows, expected 1", PQntuples(res));
+    PQclear(res);
+    return s;
+}
+
 static tc_status pg_exec_script(tc_db_conn *c, const char *sql, tc_err *err)
 {
     return simple(c, sql, NULL, err);
@@ -580,6 +598,7 @@ const tc_db_driver tc_db__pg_driver = {
     .disconnect = pg_disconnect,
     .exec = pg_exec,
     .query = pg_query,
+    .insert_id = pg_insert_id,
     .exec_script = pg_exec_script,
     .rows_next = pg_rows_next,
     .rows_ncols = pg_rows_ncols,

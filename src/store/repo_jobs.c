@@ -75,6 +75,56 @@ static json_t *job_row_known(tc_db_rows *r, const known_json *k)
     return o;
 }
 
+/* A job row in API shape from values the writer holds (no progress). */
+typedef struct job_fields {
+    const char *id, *connector, *tool, *connection_id, *status, *schedule_id;
+    const json_t *arguments, *result, *error;
+    int64_t queued_at, started_at, finished_at, scheduled_for, timeout_ms;
+} job_fields;
+
+static json_t *time_or_null(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    char ts[32];
+    tc_time_format(ms, ts);
+    return json_string(ts);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *val_or_null(const json_t *v)
+{
+    return v ? json_incref((json_t *)v) : json_null();
+}
+
+static json_t *job_json(const job_fields *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(f->id));
+    json_object_set_new(o, "connector", json_string(f->connector));
+    json_object_set_new(o, "tool", json_string(f->tool));
+    json_object_set_new(o, "connection_id", str_or_null(f->connection_id));
+    json_object_set_new(o, "status", json_string(f->status));
+    json_object_set_new(o, "arguments", val_or_null(f->arguments));
+    json_object_set_new(o, "result", val_or_null(f->result));
+    json_object_set_new(o, "error", val_or_null(f->error));
+    json_object_set_new(o, "queued_at", time_or_null(f->queued_at));
+    json_object_set_new(o, "started_at", time_or_null(f->started_at));
+    json_object_set_new(o, "finished_at", time_or_null(f->finished_at));
+    json_object_set_new(o, "schedule_id", str_or_null(f->schedule_id));
+    json_object_set_new(o, "scheduled_for",
+                        f->schedule_id && *f->schedule_id ? time_or_null(f->scheduled_for) : json_null());
+    json_object_set_new(o, "timeout_ms", json_integer(f->timeout_ms));
+    json_object_set_new(o, "progress_message", json_null());
+    json_object_set_new(o, "progress", json_null());
+    json_object_set_new(o, "progress_total", json_null());
+    return o;
+}
+
 /* Runs a statement returning at most one job row. TC_DECLINED: no row. */
 static tc_status one_job_known(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t n,
                                const known_json *k, json_t **row, tc_err *err)
@@ -102,6 +152,7 @@ static tc_status one_job(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t
 tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t now, json_t **row,
                              tc_err *err)
 {
+    int64_t timeout = n->timeout_ms > 0 ? n->timeout_ms : 60000;
     const tc_dbv p[] = {
         TC_DBV_STR(n->id),
         TC_DBV_STR(n->user_id),
@@ -110,23 +161,63 @@ tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t no
         TC_DBV_STR(n->tool),
         TC_DBV_STR(n->connection_id),
         TC_DBV_STR(n->arguments ? n->arguments : "{}"),
-        TC_DBV_I64(n->timeout_ms > 0 ? n->timeout_ms : 60000),
+        TC_DBV_I64(timeout),
         TC_DBV_STR(n->schedule_id),
         n->schedule_id ? TC_DBV_I64(n->scheduled_for) : TC_DBV_NULLV,
         TC_DBV_I64(now),
+        TC_DBV_STR(n->worker_id ? "running" : "queued"),
+        n->worker_id ? TC_DBV_I64(now) : TC_DBV_NULLV,
+        TC_DBV_STR(n->worker_id),
     };
-    const known_json k = {.arguments = n->arguments_json, .result = json_null(),
-                          .error = json_null()};
-    tc_status st = one_job_known(c,
-                           "INSERT INTO pipeline_jobs (id, user_id, connector_id, connector, tool, "
-                           "connection_id, arguments, timeout_ms, schedule_id, scheduled_for, "
-                           "queued_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                           "$8, $9, $10, $11, $11, $11) "
-                           "ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING " JOB_COLS,
-                           p, NP(p), &k, row, err);
-    if (st == TC_DECLINED)
+    int64_t affected = 0;
+    tc_status st = tc_db_exec(c,
+                              "INSERT INTO pipeline_jobs (id, user_id, connector_id, connector, tool, "
+                              "connection_id, arguments, timeout_ms, schedule_id, scheduled_for, "
+                              "queued_at, created_at, updated_at, status, started_at, claimed_at, "
+                              "worker_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, "
+                              "$11, $12, $13, $13, $14) "
+                              "ON CONFLICT (schedule_id, scheduled_for) DO NOTHING",
+                              p, NP(p), &affected, err);
+    if (st != TC_OK)
+        return st;
+    if (affected == 0)
         return tc_failf(err, TC_CONFLICT, "scheduled_for", "a job for this due time exists already");
-    return st;
+    if (!row)
+        return TC_OK;
+    json_t *args = n->arguments_json ? NULL : json_loads(n->arguments ? n->arguments : "{}", 0, NULL);
+    *row = job_json(&(job_fields){.id = n->id, .connector = n->connector, .tool = n->tool,
+                                  .connection_id = n->connection_id,
+                                  .status = n->worker_id ? "running" : "queued",
+                                  .schedule_id = n->schedule_id,
+                                  .arguments = n->arguments_json ? n->arguments_json : args,
+                                  .queued_at = now, .started_at = n->worker_id ? now : 0,
+                                  .scheduled_for = n->scheduled_for, .timeout_ms = timeout});
+    json_decref(args);
+    return TC_OK;
+}
+
+static void copy_text(char *dst, size_t cap, const char *s)
+{
+    snprintf(dst, cap, "%s", s ? s : "");
+}
+
+void tc_repo_job_claim_from_new(const tc_repo_job_new *n, int64_t now, tc_repo_job_claim *out)
+{
+    memset(out, 0, sizeof(*out));
+    copy_text(out->id, sizeof(out->id), n->id);
+    copy_text(out->user_id, sizeof(out->user_id), n->user_id);
+    copy_text(out->connector_id, sizeof(out->connector_id), n->connector_id);
+    copy_text(out->connector, sizeof(out->connector), n->connector);
+    copy_text(out->tool, sizeof(out->tool), n->tool);
+    copy_text(out->connection_id, sizeof(out->connection_id), n->connection_id);
+    copy_text(out->schedule_id, sizeof(out->schedule_id), n->schedule_id);
+    out->arguments = n->arguments_json ? json_incref((json_t *)n->arguments_json)
+                                       : json_loads(n->arguments ? n->arguments : "{}", 0, NULL);
+    if (!out->arguments)
+        out->arguments = json_object();
+    out->timeout_ms = n->timeout_ms > 0 ? n->timeout_ms : 60000;
+    out->queued_at = out->started_at = now;
+    out->scheduled_for = n->scheduled_for;
 }
 
 void tc_repo_job_claim_clear(tc_repo_job_claim *j)
@@ -135,26 +226,16 @@ void tc_repo_job_claim_clear(tc_repo_job_claim *j)
     memset(j, 0, sizeof(*j));
 }
 
-static void copy_text(char *dst, size_t cap, const char *s)
-{
-    snprintf(dst, cap, "%s", s ? s : "");
-}
-
 static const char claim_sqlite[] =
     "UPDATE pipeline_jobs SET status = 'running', started_at = $1, claimed_at = $1, "
     "worker_id = $2, updated_at = $1 WHERE id = (SELECT id FROM pipeline_jobs "
     "WHERE status = 'queued' ORDER BY queued_at, id LIMIT 1) AND status = 'queued' "
-    "RETURNING " JOB_COLS ", user_id, connector_id";
+    "RETURNING " JOB_COLS ", user_id, connector_id, queued_at, scheduled_for";
 static const char claim_pg[] =
     "UPDATE pipeline_jobs SET status = 'running', started_at = $1, claimed_at = $1, "
     "worker_id = $2, updated_at = $1 WHERE id = (SELECT id FROM pipeline_jobs "
     "WHERE status = 'queued' ORDER BY queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-    "RETURNING " JOB_COLS ", user_id, connector_id";
-
-static const char claim_id_sql[] =
-    "UPDATE pipeline_jobs SET status = 'running', started_at = $1, claimed_at = $1, "
-    "worker_id = $2, updated_at = $1 WHERE id = $3 AND status = 'queued' "
-    "RETURNING " JOB_COLS ", user_id, connector_id";
+    "RETURNING " JOB_COLS ", user_id, connector_id, queued_at, scheduled_for";
 
 /* Runs a claim statement and fills out and *row from its one row
  * (arguments: the caller's value, or parsed once from the row). */
@@ -182,6 +263,9 @@ static tc_status claim_run(tc_db_conn *c, const char *sql, const tc_dbv *p, size
     const known_json k = {.arguments = out->arguments};
     out->timeout_ms = tc_db_rows_int(r, 13);
     out->started_at = now;
+    out->queued_at = tc_db_rows_int(r, JOB_NCOLS + 2);
+    copy_text(out->schedule_id, sizeof(out->schedule_id), tc_db_rows_text(r, 11));
+    out->scheduled_for = tc_db_rows_int(r, JOB_NCOLS + 3);
     copy_text(out->user_id, sizeof(out->user_id), tc_db_rows_text(r, JOB_NCOLS));
     copy_text(out->connector_id, sizeof(out->connector_id), tc_db_rows_text(r, JOB_NCOLS + 1));
     *row = job_row_known(r, &k);
@@ -197,17 +281,6 @@ tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t n
     return claim_run(c, sql, p, NP(p), now, NULL, out, row, err);
 }
 
-tc_status tc_repo_job_claim_id(tc_db_conn *c, const char *id, const char *worker_id, int64_t now,
-                               const json_t *arguments, tc_repo_job_claim *out, json_t **row,
-                               tc_err *err)
-{
-    const tc_dbv p[] = {TC_DBV_I64(now), TC_DBV_STR(worker_id), TC_DBV_STR(id)};
-    tc_status st = claim_run(c, claim_id_sql, p, NP(p), now, arguments, out, row, err);
-    if (st == TC_DECLINED)
-        return tc_failf(err, TC_CONFLICT, "id", "the job is not queued");
-    return st;
-}
-
 tc_status tc_repo_job_finish(tc_db_conn *c, const char *id, const char *status,
                              const char *result, const char *error, int64_t now, json_t **row,
                              tc_err *err)
@@ -215,6 +288,35 @@ tc_status tc_repo_job_finish(tc_db_conn *c, const char *id, const char *status,
     return tc_repo_job_finish_known(c, &(tc_repo_job_end){.id = id, .status = status,
                                                           .result = result, .error = error},
                                     now, row, err);
+}
+
+/* The finish UPDATE without RETURNING: the row comes from the claim and
+ * the outcome. */
+static tc_status finish_from_claim(tc_db_conn *c, const tc_repo_job_end *e, int64_t now,
+                                   json_t **row, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(e->id), TC_DBV_STR(e->status), TC_DBV_STR(e->result),
+                        TC_DBV_STR(e->error), TC_DBV_I64(now)};
+    int64_t affected = 0;
+    tc_status st = tc_db_exec(c,
+                              "UPDATE pipeline_jobs SET status = $2, result = $3, error = $4, "
+                              "finished_at = $5, updated_at = $5 WHERE id = $1 AND status = 'running'",
+                              p, NP(p), &affected, err);
+    if (st != TC_OK)
+        return st;
+    if (affected == 0)
+        return tc_failf(err, TC_CONFLICT, NULL, "the job is no longer running");
+    const tc_repo_job_claim *j = e->claim;
+    if (row)
+        *row = job_json(&(job_fields){.id = j->id, .connector = j->connector, .tool = j->tool,
+                                      .connection_id = j->connection_id, .status = e->status,
+                                      .schedule_id = j->schedule_id, .arguments = e->arguments_json,
+                                      .result = e->result ? e->result_json : NULL,
+                                      .error = e->error ? e->error_json : NULL,
+                                      .queued_at = j->queued_at, .started_at = j->started_at,
+                                      .finished_at = now, .scheduled_for = j->scheduled_for,
+                                      .timeout_ms = j->timeout_ms});
+    return TC_OK;
 }
 
 tc_status tc_repo_job_finish_known(tc_db_conn *c, const tc_repo_job_end *e, int64_t now,
@@ -225,6 +327,10 @@ tc_status tc_repo_job_finish_known(tc_db_conn *c, const tc_repo_job_end *e, int6
     const known_json k = {.arguments = e->arguments_json,
                           .result = e->result ? e->result_json : json_null(),
                           .error = e->error ? e->error_json : json_null()};
+    const tc_repo_job_claim *j = e->claim;
+    if (j && !j->progressed && e->arguments_json && (!e->result || e->result_json) &&
+        (!e->error || e->error_json))
+        return finish_from_claim(c, e, now, row, err);
     tc_status st = one_job_known(c,
                            "UPDATE pipeline_jobs SET status = $2, result = $3, error = $4, "
                            "finished_at = $5, updated_at = $5 WHERE id = $1 AND status = 'running' "
@@ -522,32 +628,46 @@ static const tc_col event_cols[] = {
 };
 
 /* The row is built from the inputs (only the id comes back): no parse of
- * the stored row. */
-tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
-                               const char *level, const char *message, const char *data,
-                               int64_t now, json_t **row, tc_err *err)
+ * the stored row. Takes d (may be NULL). */
+static tc_status event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
+                              const char *level, const char *message, const char *data, json_t *d,
+                              int64_t now, json_t **row, tc_err *err)
 {
     const tc_dbv p[] = {TC_DBV_STR(job_id), TC_DBV_STR(user_id), TC_DBV_STR(level),
                         TC_DBV_STR(message), TC_DBV_STR(data), TC_DBV_I64(now)};
-    tc_db_rows *r = NULL;
-    tc_status st = tc_db_query(c,
-                               "INSERT INTO pipeline_events (job_id, user_id, level, message, "
-                               "data, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                               p, NP(p), &r, err);
-    if (st != TC_OK)
+    int64_t id = 0;
+    tc_status st = tc_db_insert_id(c,
+                                   "INSERT INTO pipeline_events (job_id, user_id, level, message, "
+                                   "data, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                                   p, NP(p), &id, err);
+    if (st != TC_OK) {
+        json_decref(d);
         return st;
-    bool got = tc_db_rows_next(r);
-    int64_t id = got ? tc_db_rows_int(r, 0) : 0;
-    tc_db_rows_free(r);
-    if (!got)
-        return tc_failf(err, TC_DB, NULL, "event insert returned no row");
-    json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
+    }
     char ts[32];
     tc_time_format(now, ts);
     *row = json_pack("{s:I, s:s, s:s, s:s?, s:o, s:s}", "id", (json_int_t)id, "job_id", job_id,
                      "level", level, "message", message, "data", d ? d : json_null(),
                      "created_at", ts);
     return TC_OK;
+}
+
+tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
+                               const char *level, const char *message, const char *data,
+                               int64_t now, json_t **row, tc_err *err)
+{
+    json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
+    return event_insert(c, user_id, job_id, level, message, data, d, now, row, err);
+}
+
+tc_status tc_repo_event_insert_json(tc_db_conn *c, const char *user_id, const char *job_id,
+                                    const char *level, const char *message, json_t *data,
+                                    int64_t now, json_t **row, tc_err *err)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    tc_status st = event_insert(c, user_id, job_id, level, message, text, data, now, row, err);
+    free(text);
+    return st;
 }
 
 tc_status tc_repo_event_list(tc_db_conn *c, const char *user_id, const char *job_id, size_t max,

@@ -35,11 +35,17 @@ typedef struct tc_repo_job_new {
     int64_t timeout_ms;
     const char *schedule_id;   /* NULL for direct runs */
     int64_t scheduled_for;     /* ms; used with schedule_id */
+    const char *worker_id;     /* set: insert it claimed by this worker (see below) */
 } tc_repo_job_new;
 
 /* Inserts a queued job (queued_at = now). A scheduled job whose
  * (schedule_id, scheduled_for) exists already is not inserted: TC_CONFLICT
- * with nothing written, and the transaction stays usable (ON CONFLICT). */
+ * with nothing written, and the transaction stays usable (ON CONFLICT).
+ * With worker_id, the job is inserted already running for that worker
+ * (queued_at = started_at = claimed_at = now): the enqueue that hands a new
+ * job straight to an idle worker writes the row once instead of inserting
+ * it queued and claiming it (the caller records both transitions' events).
+ * *row is built from the inputs (no RETURNING). */
 tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t now, json_t **row,
                              tc_err *err);
 
@@ -54,7 +60,13 @@ typedef struct tc_repo_job_claim {
     json_t *arguments;  /* owned */
     int64_t timeout_ms;
     int64_t started_at;
+    int64_t queued_at;
+    char schedule_id[37];
+    int64_t scheduled_for;
+    bool progressed;    /* progress was written: finish re-reads the row */
 } tc_repo_job_claim;
+/* The claim of a job inserted running (tc_repo_job_new.worker_id). */
+void tc_repo_job_claim_from_new(const tc_repo_job_new *n, int64_t now, tc_repo_job_claim *out);
 void tc_repo_job_claim_clear(tc_repo_job_claim *j);
 
 /* Takes the oldest queued job: status running, started_at/claimed_at = now,
@@ -63,14 +75,6 @@ void tc_repo_job_claim_clear(tc_repo_job_claim *j);
  * SKIP LOCKED, so instances never take the same job. */
 tc_status tc_repo_job_claim_next(tc_db_conn *c, const char *worker_id, int64_t now,
                                  tc_repo_job_claim *out, json_t **row, tc_err *err);
-/* Claims one given queued job for worker_id (the enqueue that hands a new
- * job straight to an idle worker, in the transaction that inserted it).
- * arguments (may be NULL) is the job's arguments value, taken instead of
- * parsing them back. TC_CONFLICT when the job is not queued. */
-tc_status tc_repo_job_claim_id(tc_db_conn *c, const char *id, const char *worker_id, int64_t now,
-                               const json_t *arguments, tc_repo_job_claim *out, json_t **row,
-                               tc_err *err);
-
 /* running -> status (succeeded | failed | canceled) with result / error
  * (JSON texts, may be NULL). TC_CONFLICT when the job is no longer running
  * (canceled meanwhile): nothing written. */
@@ -86,6 +90,9 @@ typedef struct tc_repo_job_end {
     const char *status;
     const char *result, *error;  /* JSON texts or NULL */
     const json_t *arguments_json, *result_json, *error_json;
+    /* optional: the running job's claim; unless it progressed, *row is
+     * built from it and the outcome (no RETURNING) */
+    const tc_repo_job_claim *claim;
 } tc_repo_job_end;
 tc_status tc_repo_job_finish_known(tc_db_conn *c, const tc_repo_job_end *e, int64_t now,
                                    json_t **row, tc_err *err);
@@ -165,6 +172,10 @@ tc_status tc_repo_job_list(tc_db_conn *c, const char *user_id, const tc_repo_job
 tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
                                const char *level, const char *message, const char *data,
                                int64_t now, json_t **row, tc_err *err);
+/* Same with data as JSON (taken; NULL = none): no parse of the text. */
+tc_status tc_repo_event_insert_json(tc_db_conn *c, const char *user_id, const char *job_id,
+                                    const char *level, const char *message, json_t *data,
+                                    int64_t now, json_t **row, tc_err *err);
 /* A job's events in order (at most max). */
 tc_status tc_repo_event_list(tc_db_conn *c, const char *user_id, const char *job_id, size_t max,
                              json_t **items, tc_err *err);

@@ -1,7 +1,8 @@
 /* bench_engine: the whole scheduler tick against a database, with 10,000
  * active schedules firing every minute, enqueueing through the real exec
- * enqueue (tc_exec_enqueue_in_tx: connector + tool lookup, schema
- * validation, job insert, "queued" event, stream rows).
+ * batch enqueue (tc_exec_enqueue_batch_in_tx: connector + tool lookup and
+ * schema per distinct tool, multi-row inserts of the jobs, "queued" events
+ * and stream rows), as api/schedules.c plugs it in.
  *
  *   bench_engine [count] [minutes] [db-url]      count 10000, minutes 3,
  *                                                SQLite file in /tmp
@@ -11,6 +12,10 @@
  *   bench_engine 10000 3 sqlite:/tmp/x.db plain  enqueue = the job row only
  *   bench_engine 10000 3 sqlite:/tmp/x.db spread schedule i fires at second
  *                                                i % 60 (167 due per second)
+ *   bench_engine 10000 3 sqlite:/tmp/x.db single one exec enqueue per run
+ *                                                (tc_exec_enqueue_in_tx, each
+ *                                                in a savepoint) instead of
+ *                                                the batch enqueue
  *
  * Virtual mode ticks at each minute directly (no waiting): the tick cost
  * is the time of tc_sched_tick_now with every schedule due; the lateness
@@ -109,6 +114,32 @@ static tc_status enqueue(void *ctx, tc_db_conn *c, const tc_sched_run *r, char j
                            .schedule_id = r->schedule_id,
                            .scheduled_for = r->scheduled_for};
     return tc_exec_enqueue_in_tx(ctx, c, &s, job_id, err);
+}
+
+/* The default: the whole batch through exec's batch enqueue, as
+ * api/schedules.c plugs it in. */
+static tc_status enqueue_batch(void *ctx, tc_db_conn *c, const tc_sched_run *runs, size_t n,
+                               tc_sched_enqueued *out, tc_err *err)
+{
+    tc_exec_scheduled *v = calloc(n ? n : 1, sizeof(*v));
+    tc_exec_scheduled_out *res = calloc(n ? n : 1, sizeof(*res));
+    for (size_t i = 0; i < n; i++)
+        v[i] = (tc_exec_scheduled){.user_id = runs[i].user_id,
+                                   .connector = runs[i].connector,
+                                   .tool = runs[i].tool,
+                                   .connection_id = runs[i].connection_id,
+                                   .arguments = runs[i].arguments,
+                                   .schedule_id = runs[i].schedule_id,
+                                   .scheduled_for = runs[i].scheduled_for};
+    tc_status st = tc_exec_enqueue_batch_in_tx(ctx, c, v, n, 0, res, err);
+    for (size_t i = 0; st == TC_OK && i < n; i++) {
+        out[i].st = res[i].st;
+        memcpy(out[i].job_id, res[i].job_id, 37);
+        out[i].err = res[i].err;
+    }
+    free(v);
+    free(res);
+    return st;
 }
 
 /* "plain" mode: only the job row (what the engine itself needs), to tell
@@ -251,6 +282,7 @@ int main(int argc, char **argv)
     bool real = argc > 4 && !strcmp(argv[4], "real");
     bool plain = argc > 4 && !strcmp(argv[4], "plain");
     spread = argc > 4 && !strcmp(argv[4], "spread");
+    bool single = argc > 4 && !strcmp(argv[4], "single");
     tc_err err;
     tc_err_clear(&err);
     tc_db *db = NULL;
@@ -270,6 +302,7 @@ int main(int argc, char **argv)
     tc_exec *x = NULL;
     must(tc_exec_new(&xo, &x, &err), "exec", &err);
     tc_sched_options so = {.db = db, .events = events, .enqueue = plain ? enqueue_plain : enqueue,
+                           .enqueue_batch = plain || single ? NULL : enqueue_batch,
                            .exec_ctx = x,
                            .engine = real};
     tc_sched *s = NULL;

@@ -210,22 +210,47 @@ tc_status tc_api_cron_preview(tc_http_req *req, tc_err *err)
 
 /* ---- module ---- */
 
+static tc_exec_scheduled scheduled_of(const tc_sched_run *r)
+{
+    return (tc_exec_scheduled){.user_id = r->user_id,
+                               .connector = r->connector,
+                               .tool = r->tool,
+                               .connection_id = r->connection_id,
+                               .arguments = r->arguments,
+                               .schedule_id = r->schedule_id,
+                               .scheduled_for = r->scheduled_for};
+}
+
 static tc_status enqueue_hook(void *ctx, tc_db_conn *c, const tc_sched_run *r, char job_id[37],
                               tc_err *err)
 {
-    tc_exec_scheduled s = {.user_id = r->user_id,
-                           .connector = r->connector,
-                           .tool = r->tool,
-                           .connection_id = r->connection_id,
-                           .arguments = r->arguments,
-                           .schedule_id = r->schedule_id,
-                           .scheduled_for = r->scheduled_for};
-    return tc_exec_enqueue_in_tx(ctx, c, &s, job_id, err);
+    tc_exec_scheduled s = scheduled_of(r);
+    return tc_exec_enqueue_in_tx(((tc_app *)ctx)->exec, c, &s, job_id, err);
+}
+
+/* The tick's runs in one call (multi-row inserts, one lookup per tool). */
+static tc_status enqueue_batch_hook(void *ctx, tc_db_conn *c, const tc_sched_run *runs, size_t n,
+                                    tc_sched_enqueued *out, tc_err *err)
+{
+    tc_app *app = ctx;
+    tc_exec_scheduled *v = tc_calloc(n ? n : 1, sizeof(*v));
+    tc_exec_scheduled_out *res = tc_calloc(n ? n : 1, sizeof(*res));
+    for (size_t i = 0; i < n; i++)
+        v[i] = scheduled_of(&runs[i]);
+    tc_status st = tc_exec_enqueue_batch_in_tx(app->exec, c, v, n, app->cfg.job_timeout_ms, res, err);
+    for (size_t i = 0; st == TC_OK && i < n; i++) {
+        out[i].st = res[i].st;
+        memcpy(out[i].job_id, res[i].job_id, sizeof(out[i].job_id));
+        out[i].err = res[i].err;
+    }
+    free(v);
+    free(res);
+    return st;
 }
 
 static void notify_hook(void *ctx)
 {
-    tc_exec_notify(ctx);
+    tc_exec_notify(((tc_app *)ctx)->exec);
 }
 
 /* The "schedule.paused" e-mail, queued in the pause's transaction (the
@@ -259,8 +284,9 @@ tc_status tc_api_schedules_init(tc_app *app, tc_err *err)
         .db = app->db,
         .events = app->events,
         .enqueue = enqueue_hook,
+        .enqueue_batch = enqueue_batch_hook,
         .notify = notify_hook,
-        .exec_ctx = app->exec,
+        .exec_ctx = app,
         .on_paused = paused_hook,
         .paused_done = paused_done,
         .paused_ctx = app,

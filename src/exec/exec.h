@@ -176,4 +176,24 @@ typedef struct tc_exec_stats {
 } tc_exec_stats;
 void tc_exec_stats_get(tc_exec *x, tc_exec_stats *out);
 
+/* ---- batch enqueue for the scheduler (enqueue_batch.c) --------------------
+ * tc_exec_enqueue_in_tx for n runs at once, inside the caller's transaction
+ * on c: the same rows (queued job, "queued" event, two stream rows) and the
+ * same refusals, with one connector/tool lookup per distinct target and
+ * multi-row INSERTs. out[i].st: TC_OK (out[i].job_id set), TC_CONFLICT with
+ * field "scheduled_for" (that due time has a job already), or why the run
+ * can't start (TC_NOT_FOUND / TC_VALIDATION / TC_CONFLICT, in out[i].err).
+ * Returns TC_OK or the database error that stopped the batch (rows of it may
+ * be written: the caller rolls back, e.g. to a savepoint). Nothing is
+ * published; call tc_exec_notify after the commit. default_timeout_ms is
+ * the job limit for tools without one (exec's option; <= 0 = 60000). */
+typedef struct tc_exec_scheduled_out {
+    tc_status st;
+    char job_id[37];
+    tc_err err;
+} tc_exec_scheduled_out;
+tc_status tc_exec_enqueue_batch_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_scheduled *v,
+                                      size_t n, int64_t default_timeout_ms,
+                                      tc_exec_scheduled_out *out, tc_err *err);
+
 #endif

@@ -351,66 +351,157 @@ static void note_late(tc_sched *s, int64_t due_ms)
     pthread_mutex_unlock(&s->stats_mu);
 }
 
-/* Enqueues the run. job_id is "" unless a job was inserted. Only database
- * faults are returned; a refused run is counted as a failure. */
-static tc_status start_run(batch_ctx *b, const tc_repo_schedule *d, const tc_sched_fire *f,
-                           char job_id[37], tc_err *err)
+/* ---- enqueueing a batch's runs ------------------------------------------------ */
+
+static tc_status sql(tc_db_conn *c, const char *q, tc_err *err)
+{
+    return tc_db_exec(c, q, NULL, 0, NULL, err);
+}
+
+/* Rolls back to the savepoint and ends it (the transaction goes on). */
+static tc_status undo_to(tc_db_conn *c, const char *name, tc_err *err)
+{
+    char q[96];
+    snprintf(q, sizeof(q), "ROLLBACK TO SAVEPOINT %s", name);
+    tc_status st = sql(c, q, err);
+    snprintf(q, sizeof(q), "RELEASE SAVEPOINT %s", name);
+    return st == TC_OK ? sql(c, q, err) : st;
+}
+
+/* One run through the single-run hook, in its own savepoint: a database
+ * error undoes only this run's rows (and, on PostgreSQL, keeps the
+ * transaction usable for the others). */
+static tc_status enqueue_one(batch_ctx *b, const tc_sched_run *run, tc_sched_enqueued *r,
+                             tc_err *err)
 {
     tc_sched *s = b->s;
-    tc_sched_run run = {.user_id = d->user_id,
-                        .connector = d->connector,
-                        .tool = d->tool,
-                        .connection_id = d->connection_id[0] ? d->connection_id : NULL,
-                        .arguments = d->arguments,
-                        .schedule_id = d->id,
-                        .scheduled_for = f->due_ms};
-    tc_err e;
-    tc_err_clear(&e);
-    tc_status st = s->o.enqueue(s->o.exec_ctx, b->c, &run, job_id, &e);
-    if (st == TC_OK) {
+    tc_status st = sql(b->c, "SAVEPOINT tc_sched_run", err);
+    if (st != TC_OK)
+        return st;
+    tc_err_clear(&r->err);
+    r->st = s->o.enqueue(s->o.exec_ctx, b->c, run, r->job_id, &r->err);
+    if (is_fault(r->st))
+        return undo_to(b->c, "tc_sched_run", err);
+    return sql(b->c, "RELEASE SAVEPOINT tc_sched_run", err);
+}
+
+/* Enqueues s->runs[0..n) into s->results: the batch hook in one call, or
+ * (no batch hook, or it failed on the database) one run at a time. Only a
+ * failing savepoint statement is returned. */
+static tc_status enqueue_runs(batch_ctx *b, size_t n, tc_err *err)
+{
+    tc_sched *s = b->s;
+    if (!n)
+        return TC_OK;
+    if (s->o.enqueue_batch) {
+        tc_status st = sql(b->c, "SAVEPOINT tc_sched_batch", err);
+        if (st != TC_OK)
+            return st;
+        tc_err e;
+        tc_err_clear(&e);
+        st = s->o.enqueue_batch(s->o.exec_ctx, b->c, s->runs, n, s->results, &e);
+        if (st == TC_OK)
+            return sql(b->c, "RELEASE SAVEPOINT tc_sched_batch", err);
+        tc_log(TC_LOG_WARN, "scheduler: batch enqueue failed; enqueueing one run at a time",
+               "error", e.message, NULL);
+        st = undo_to(b->c, "tc_sched_batch", err);
+        if (st != TC_OK)
+            return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tc_status st = enqueue_one(b, &s->runs[i], &s->results[i], err);
+        if (st != TC_OK)
+            return st;
+    }
+    return TC_OK;
+}
+
+/* What became of a run: counted, and its advance added (with the job when
+ * one was inserted). A run refused for good is counted as a failure; a run
+ * whose own enqueue hit a database error is left due (retried next tick). */
+static tc_status settle_run(batch_ctx *b, const tc_repo_schedule *d, const tc_sched_fire *f,
+                            const tc_sched_enqueued *r, bool *advance, tc_err *err)
+{
+    tc_sched *s = b->s;
+    *advance = true;
+    if (r->st == TC_OK) {
         b->stats->enqueued++;
         b->stats->late += f->late;
         b->enqueued++;
         note_late(s, f->due_ms);
         return TC_OK;
     }
-    job_id[0] = '\0';
-    if (st == TC_CONFLICT && !strcmp(e.field, "scheduled_for")) {
+    if (r->st == TC_CONFLICT && !strcmp(r->err.field, "scheduled_for")) {
         b->stats->duplicates++; /* fired already (another instance, or before a crash) */
         return TC_OK;
     }
-    if (is_fault(st)) {
-        *err = e;
-        return st;
+    if (is_fault(r->st)) {
+        *advance = false;
+        b->stats->faulted++;
+        tc_log(TC_LOG_ERROR, "scheduled run not enqueued (database error); retried next tick",
+               "schedule_id", d->id, "error", r->err.message, NULL);
+        return TC_OK;
     }
     b->stats->failed_to_start++;
-    tc_log(TC_LOG_WARN, "scheduled run could not start", "schedule_id", d->id, "error", e.message,
-           NULL);
-    failure fl = {.schedule_id = d->id, .job_id = NULL, .message = e.message};
+    tc_log(TC_LOG_WARN, "scheduled run could not start", "schedule_id", d->id, "error",
+           r->err.message, NULL);
+    failure fl = {.schedule_id = d->id, .job_id = NULL, .message = r->err.message};
     return count_outcome(s, b->c, &fl, true, &b->ns, err);
 }
 
-static tc_status fire_one(batch_ctx *b, const tc_repo_schedule *d, const tc_sched_entry *e,
-                          const tc_sched_fire *f, tc_err *err)
+/* The fires of the batch: runs enqueued together, then every fire counted
+ * and every schedule advanced in a few statements. */
+static tc_status fire_all(batch_ctx *b, size_t nf, tc_err *err)
 {
-    char job_id[37] = "";
-    tc_status st = TC_OK;
-    if (f->kind == TC_FIRE_RUN)
-        st = start_run(b, d, f, job_id, err);
-    else if (f->kind == TC_FIRE_SKIPPED_OVERLAP)
-        b->stats->skipped_overlap++;
-    else
-        b->stats->skipped_misfire++;
-    if (st != TC_OK)
-        return st;
-    if (f->kind == TC_FIRE_SKIPPED_MISFIRE)
-        tc_log(TC_LOG_INFO, "scheduled run skipped (misfire)", "schedule_id", d->id, NULL);
-    int64_t next = e->next_due_ms == INT64_MAX ? 0 : e->next_due_ms;
-    st = tc_repo_schedule_advance(b->c, d->id, d->next_run_at, next, job_id[0] ? f->due_ms : 0,
-                                  job_id, tc_now_ms(), err);
+    tc_sched *s = b->s;
+    size_t nr = 0;
+    for (size_t i = 0; i < nf; i++) {
+        const tc_sched_fire *f = &s->fires[i];
+        if (f->kind != TC_FIRE_RUN)
+            continue;
+        const tc_repo_schedule *d = &s->due[f->index];
+        s->runs[nr++] = (tc_sched_run){.user_id = d->user_id,
+                                       .connector = d->connector,
+                                       .tool = d->tool,
+                                       .connection_id = d->connection_id[0] ? d->connection_id : NULL,
+                                       .arguments = d->arguments,
+                                       .schedule_id = d->id,
+                                       .scheduled_for = f->due_ms};
+    }
+    tc_status st = enqueue_runs(b, nr, err);
+    size_t ns = 0, ri = 0, faulted = b->stats->faulted;
+    for (size_t i = 0; st == TC_OK && i < nf; i++) {
+        const tc_sched_fire *f = &s->fires[i];
+        const tc_repo_schedule *d = &s->due[f->index];
+        const tc_sched_enqueued *r = f->kind == TC_FIRE_RUN ? &s->results[ri++] : NULL;
+        bool advance = true;
+        if (r)
+            st = settle_run(b, d, f, r, &advance, err);
+        else if (f->kind == TC_FIRE_SKIPPED_OVERLAP)
+            b->stats->skipped_overlap++;
+        else {
+            b->stats->skipped_misfire++;
+            tc_log(TC_LOG_INFO, "scheduled run skipped (misfire)", "schedule_id", d->id, NULL);
+        }
+        if (st != TC_OK || !advance)
+            continue;
+        int64_t next = s->entries[f->index].next_due_ms;
+        bool ran = r && r->st == TC_OK;
+        s->steps[ns++] = (tc_repo_schedule_step){.id = d->id,
+                                                 .expected = d->next_run_at,
+                                                 .next = next == INT64_MAX ? 0 : next,
+                                                 .ran_at = ran ? f->due_ms : 0,
+                                                 .job_id = ran ? r->job_id : NULL};
+    }
+    if (st == TC_OK && nr && b->stats->faulted - faulted == nr) {
+        *err = s->results[0].err; /* nothing could be enqueued: roll back, retry */
+        return s->results[0].st;
+    }
+    size_t moved = 0;
     if (st == TC_OK)
-        b->advanced++;
-    return st == TC_DECLINED ? TC_OK : st; /* paused by its own failure just now */
+        st = tc_repo_schedules_advance(b->c, s->steps, ns, tc_now_ms(), &moved, err);
+    b->advanced += moved;
+    return st;
 }
 
 /* A stored schedule whose cron or zone no longer loads (tzdata changed):
@@ -457,13 +548,7 @@ static tc_status fire_batch(batch_ctx *b, int64_t now, size_t n, tc_err *err)
             return st;
     }
     size_t nf = tc_sched_tick(s->entries, n, now, s->o.misfire_grace_ms, s->fires, n);
-    for (size_t i = 0; i < nf; i++) {
-        const tc_sched_fire *f = &s->fires[i];
-        tc_status st = fire_one(b, &s->due[f->index], &s->entries[f->index], f, err);
-        if (st != TC_OK)
-            return st;
-    }
-    return TC_OK;
+    return fire_all(b, nf, err);
 }
 
 /* One transaction: lock (PostgreSQL), due rows, runs, advances. *ndue gets
@@ -656,6 +741,9 @@ tc_status tc_sched_new(const tc_sched_options *o, tc_sched **out, tc_err *err)
     s->entries = tc_calloc(b, sizeof(*s->entries));
     s->fires = tc_calloc(b, sizeof(*s->fires));
     s->crons = tc_calloc(b, sizeof(*s->crons));
+    s->runs = tc_calloc(b, sizeof(*s->runs));
+    s->results = tc_calloc(b, sizeof(*s->results));
+    s->steps = tc_calloc(b, sizeof(*s->steps));
     s->schemas = tc_jsonschema_cache_new(256);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->tick_mu, NULL);
@@ -702,6 +790,9 @@ void tc_sched_free(tc_sched *s)
     free(s->entries);
     free(s->fires);
     free(s->crons);
+    free(s->runs);
+    free(s->results);
+    free(s->steps);
     tc_jsonschema_cache_free(s->schemas);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

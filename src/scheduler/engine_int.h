@@ -40,6 +40,9 @@ struct tc_sched {
     tc_sched_entry *entries;
     tc_sched_fire *fires;
     tc_cron *crons;
+    tc_sched_run *runs;               /* the batch's runs to enqueue */
+    tc_sched_enqueued *results;       /* ... and what became of them */
+    struct tc_repo_schedule_step *steps; /* the batch's advances */
 
     pthread_mutex_t stats_mu;
     tc_sched_stats stats;

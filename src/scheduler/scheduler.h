@@ -169,6 +169,22 @@ typedef struct tc_sched_run {
  * faults: the engine rolls the batch back and retries. */
 typedef tc_status (*tc_sched_enqueue_fn)(void *ctx, struct tc_db_conn *c, const tc_sched_run *run,
                                          char job_id[37], tc_err *err);
+/* What became of one run of a batch (tc_sched_enqueue_batch_fn): st and
+ * err as tc_sched_enqueue_fn would return them, job_id when TC_OK. */
+typedef struct tc_sched_enqueued {
+    tc_status st;
+    char job_id[37];
+    tc_err err;
+} tc_sched_enqueued;
+/* Optional, and preferred by the engine: enqueues runs[0..n) at once inside
+ * the caller's transaction, out[i] telling what became of run i. Returns
+ * TC_OK, or the database error that stopped the batch: the engine then
+ * rolls back to before the call and enqueues the runs one at a time with
+ * the enqueue hook, each in its own savepoint (so one run's database error
+ * does not hold up the others). */
+typedef tc_status (*tc_sched_enqueue_batch_fn)(void *ctx, struct tc_db_conn *c,
+                                               const tc_sched_run *runs, size_t n,
+                                               tc_sched_enqueued *out, tc_err *err);
 /* After a commit that enqueued jobs (wake the workers). */
 typedef void (*tc_sched_notify_fn)(void *ctx);
 /* A schedule paused itself: called INSIDE the transaction that pauses it,
@@ -184,6 +200,7 @@ typedef struct tc_sched_options {
     struct tc_db *db;
     struct tc_events *events;      /* record + publish changes; job observer */
     tc_sched_enqueue_fn enqueue;   /* required */
+    tc_sched_enqueue_batch_fn enqueue_batch; /* may be NULL: one enqueue per run */
     tc_sched_notify_fn notify;     /* may be NULL */
     void *exec_ctx;                /* for enqueue and notify */
     tc_sched_paused_fn on_paused;  /* may be NULL */
@@ -215,6 +232,7 @@ typedef struct tc_sched_tick_stats {
     size_t late;             /* late runs with misfire = run_once */
     size_t failed_to_start;  /* enqueue refused (tool gone, bad arguments ...) */
     size_t duplicates;       /* the due time had a job already */
+    size_t faulted;          /* a database error on this run alone: left due, retried */
     size_t batches;          /* transactions */
     bool locked_out;         /* PostgreSQL: another instance holds the tick lock */
 } tc_sched_tick_stats;

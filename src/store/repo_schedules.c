@@ -1,5 +1,6 @@
 /* Cron schedules and their runs (see repo_schedules.h). */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,9 @@ static const tc_col sched_cols[] = {
 
 static void copy_text(char *dst, size_t cap, const char *s)
 {
-    snprintf(dst, cap, "%s", s ? s : "");
+    size_t n = s ? strnlen(s, cap - 1) : 0;
+    memcpy(dst, s ? s : "", n);
+    dst[n] = '\0';
 }
 
 static tc_dbv opt_str(const char *s)
@@ -395,6 +398,98 @@ tc_status tc_repo_schedule_advance(tc_db_conn *c, const char *id, int64_t expect
                               "WHERE id = $1 AND next_run_at = $2 AND enabled = 1",
                               p, NP(p), &n, err);
     return st == TC_OK && n == 0 ? TC_DECLINED : st;
+}
+
+/* Rows per statement: 16, 4 or 1 (few SQL texts for the statement
+ * caches, few parameters per statement). */
+#define STEP_NSIZES 3
+static const size_t step_sizes[STEP_NSIZES] = {16, 4, 1};
+static char *step_texts[STEP_NSIZES];
+static pthread_once_t step_once = PTHREAD_ONCE_INIT;
+
+static size_t step_chunk(size_t left)
+{
+    for (size_t i = 0; i < STEP_NSIZES; i++)
+        if (left >= step_sizes[i])
+            return step_sizes[i];
+    return 1;
+}
+
+#define STEP_NP 5
+
+/* "WITH v(...) AS (VALUES ...) UPDATE ... FROM v": portable (SQLite >= 3.33,
+ * PostgreSQL); the casts type the VALUES columns on PostgreSQL. */
+static char *advance_sql(size_t m)
+{
+    static const char head[] = "WITH v (id, ex, nx, ran, job) AS (VALUES ";
+    static const char tail[] =
+        ") UPDATE scheduler_jobs SET next_run_at = v.nx, "
+        "last_run_at = CASE WHEN v.ran > 0 THEN v.ran ELSE last_run_at END, "
+        "last_job_id = CASE WHEN v.ran > 0 THEN v.job ELSE last_job_id END, updated_at = $1 "
+        "FROM v WHERE scheduler_jobs.id = v.id AND scheduler_jobs.next_run_at = v.ex "
+        "AND scheduler_jobs.enabled = 1";
+    size_t cap = sizeof(head) + sizeof(tail) + m * 128;
+    char *sql = tc_malloc(cap);
+    size_t len = (size_t)snprintf(sql, cap, "%s", head);
+    for (size_t r = 0; r < m; r++) {
+        size_t p = 2 + r * STEP_NP;
+        len += (size_t)snprintf(sql + len, cap - len,
+                                "%s(CAST($%zu AS TEXT), CAST($%zu AS BIGINT), CAST($%zu AS BIGINT), "
+                                "CAST($%zu AS BIGINT), CAST($%zu AS TEXT))",
+                                r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4);
+    }
+    snprintf(sql + len, cap - len, "%s", tail);
+    return sql;
+}
+
+static void step_texts_init(void)
+{
+    for (size_t i = 0; i < STEP_NSIZES; i++)
+        step_texts[i] = advance_sql(step_sizes[i]);
+}
+
+static const char *step_text(size_t m)
+{
+    pthread_once(&step_once, step_texts_init);
+    for (size_t i = 0; i < STEP_NSIZES; i++)
+        if (step_sizes[i] == m)
+            return step_texts[i];
+    return NULL;
+}
+
+static tc_status advance_chunk(tc_db_conn *c, const tc_repo_schedule_step *v, size_t m,
+                               int64_t now, size_t *advanced, tc_err *err)
+{
+    const char *sql = step_text(m);
+    tc_dbv *p = tc_calloc(1 + m * STEP_NP, sizeof(*p));
+    p[0] = TC_DBV_I64(now);
+    for (size_t r = 0; r < m; r++) {
+        tc_dbv *q = p + 1 + r * STEP_NP;
+        q[0] = TC_DBV_STR(v[r].id);
+        q[1] = TC_DBV_I64(v[r].expected);
+        q[2] = opt_time(v[r].next);
+        q[3] = TC_DBV_I64(v[r].ran_at);
+        q[4] = v[r].ran_at > 0 ? TC_DBV_STR(v[r].job_id) : TC_DBV_NULLV;
+    }
+    int64_t n = 0;
+    tc_status st = tc_db_exec(c, sql, p, 1 + m * STEP_NP, &n, err);
+    if (st == TC_OK)
+        *advanced += (size_t)n;
+    free(p);
+    return st;
+}
+
+tc_status tc_repo_schedules_advance(tc_db_conn *c, const tc_repo_schedule_step *v, size_t n,
+                                    int64_t now, size_t *advanced, tc_err *err)
+{
+    tc_status st = TC_OK;
+    *advanced = 0;
+    for (size_t i = 0; st == TC_OK && i < n;) {
+        size_t m = step_chunk(n - i);
+        st = advance_chunk(c, v + i, m, now, advanced, err);
+        i += m;
+    }
+    return st;
 }
 
 tc_status tc_repo_schedule_ran(tc_db_conn *c, const char *user_id, const char *id,

@@ -95,6 +95,19 @@ tc_status tc_repo_schedules_next_due(tc_db_conn *c, int64_t *next, tc_err *err);
  * (next_run_at no longer expected, or paused): nothing written. */
 tc_status tc_repo_schedule_advance(tc_db_conn *c, const char *id, int64_t expected, int64_t next,
                                    int64_t ran_at, const char *job_id, int64_t now, tc_err *err);
+/* One schedule's move in tc_repo_schedules_advance. */
+typedef struct tc_repo_schedule_step {
+    const char *id;
+    int64_t expected;   /* next_run_at as read with the due row */
+    int64_t next;       /* 0: never again (NULL) */
+    int64_t ran_at;     /* 0: no run (keep last_run_at, last_job_id) */
+    const char *job_id; /* the run's job (with ran_at) */
+} tc_repo_schedule_step;
+/* tc_repo_schedule_advance for v[0..n) in a few statements (one UPDATE per
+ * 64 schedules); a row that changed meanwhile is left alone. *advanced gets
+ * the number of schedules moved. */
+tc_status tc_repo_schedules_advance(tc_db_conn *c, const tc_repo_schedule_step *v, size_t n,
+                                    int64_t now, size_t *advanced, tc_err *err);
 /* A run of the schedule started by hand: last_run_at, last_job_id. */
 tc_status tc_repo_schedule_ran(tc_db_conn *c, const char *user_id, const char *id,
                                int64_t ran_at, const char *job_id, int64_t now, tc_err *err);

@@ -28,6 +28,7 @@
 
 #define CHUNK 64             /* rows per INSERT (chunks of 64, 16, 4, 1: few SQL texts) */
 #define DEFAULT_TIMEOUT_MS 60000
+#define PAYLOAD_EXTRA 2048   /* a payload's bytes besides arguments and names (ids: 6x escaped) */
 /* Parameters per row (after $1, the time shared by every row). */
 #define JOB_NP 10
 #define EVENT_NP 3
@@ -329,8 +330,9 @@ static tc_status insert_events(batch *b, item **v, size_t m, tc_err *err)
 /* The job row in API shape, as repo_jobs.c returns it for a new job. */
 static char *job_payload(const batch *b, const item *it)
 {
-    tc_buf o;
-    tc_buf_init(&o, 0);
+    tc_buf o; /* room for the arguments and every other member escaped */
+    tc_buf_init(&o, strlen(it->args_text) + 6 * (strlen(it->s->connector) + strlen(it->s->tool)) +
+                        PAYLOAD_EXTRA);
     tc_buf_puts(&o, "{\"id\":");
     put_str(&o, it->out->job_id);
     tc_buf_puts(&o, ",\"connector\":");
@@ -362,7 +364,7 @@ static char *event_data(const item *it)
     if (!it->s->schedule_id)
         return NULL;
     tc_buf o;
-    tc_buf_init(&o, 0);
+    tc_buf_init(&o, PAYLOAD_EXTRA);
     tc_buf_puts(&o, "{\"schedule_id\":");
     put_str(&o, it->s->schedule_id);
     tc_buf_puts(&o, "}");
@@ -373,7 +375,7 @@ static char *event_data(const item *it)
 static char *event_payload(const batch *b, const item *it, const char *data)
 {
     tc_buf o;
-    tc_buf_init(&o, 0);
+    tc_buf_init(&o, (data ? strlen(data) : 0) + PAYLOAD_EXTRA);
     tc_buf_puts(&o, "{\"id\":");
     put_int(&o, it->event_id);
     tc_buf_puts(&o, ",\"job_id\":");

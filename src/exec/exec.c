@@ -54,11 +54,7 @@ struct tc_exec {
     tc_rate_table *rate;
     tc_jsonschema_cache *schemas;
     tc_tool_cache *tools;
-    /* group commit of finishing jobs (fin_mu) */
-    pthread_mutex_t fin_mu;
-    pthread_cond_t fin_cv;
-    struct fin_req *fin_head, **fin_tail;
-    bool fin_busy;
+    tc_db_group *group;      /* group commit of enqueues and finishes */
     char instance[40];       /* worker ids are "<instance>/<n>" */
     pthread_mutex_t q_mu;
     int64_t kicks;           /* wake-ups no idle worker took yet */
@@ -124,15 +120,6 @@ static tc_status add_event(tc_exec *x, tc_db_conn *c, changes *cs, const char *u
     tc_status st = tc_repo_event_insert_json(c, user, job, level, msg, data, now, &row, err);
     return st == TC_OK ? record(x, c, cs, user, "event", row, NULL, err) : st;
 }
-
-/* A job waiting to be finished (group commit, see finish()). */
-typedef struct fin_req {
-    const tc_repo_job_claim *j;
-    const json_t *secret;
-    struct outcome *o;
-    bool done;
-    struct fin_req *next;
-} fin_req;
 
 static void commit_or_rollback(tc_db_conn *c, tc_status *st, tc_err *err)
 {
@@ -467,6 +454,24 @@ static tc_status claim_tx(tc_exec *x, tc_db_conn *c, const char *worker_id, int6
     return st;
 }
 
+/* An enqueue for the group commit (tc_db_group_run). */
+typedef struct enq_work {
+    tc_exec *x;
+    const tc_repo_job_new *n;
+    int64_t now;
+    changes cs;
+    json_t *job;
+} enq_work;
+
+static tc_status enq_fn(void *ctx, tc_db_conn *c, tc_err *err)
+{
+    enq_work *w = ctx;
+    changes_clear(&w->cs);
+    json_decref(w->job);
+    w->job = NULL;
+    return insert_job(w->x, c, w->n, w->now, &w->cs, &w->job, err);
+}
+
 /* A synchronous call with a worker idle: the job row is inserted already
  * running for that worker, with both its "queued" and "started" events, in
  * one transaction, then handed to it directly: one transaction, one row
@@ -491,16 +496,17 @@ tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, 
     n.worker_id = w ? w->worker_id : NULL;
     tc_repo_job_claim claimed;
     memset(&claimed, 0, sizeof(claimed));
-    changes cs = {.n = 0};
-    json_t *job = NULL;
     int64_t now = tc_now_ms();
-    tc_db_conn *c = tc_db_acquire(x->o.db);
-    tc_status st = tc_db_begin(c, err);
-    if (st == TC_OK) {
-        st = insert_job(x, c, &n, now, &cs, &job, err);
-        commit_or_rollback(c, &st, err);
+    enq_work ew = {.x = x, .n = &n, .now = now};
+    tc_db_group_req r = {.fn = enq_fn, .ctx = &ew};
+    tc_status st = tc_db_group_run(x->group, &r);
+    changes cs = ew.cs;
+    json_t *job = ew.job;
+    if (st != TC_OK) {
+        *err = r.err;
+        json_decref(job);
+        job = NULL;
     }
-    tc_db_release(c);
     if (st == TC_OK && w)
         tc_repo_job_claim_from_new(&n, now, &claimed);
     if (st == TC_OK) {
@@ -644,119 +650,53 @@ static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j
     return st;
 }
 
-/* One transaction: job row, final event, action log, webhook outbox. When
- * the job was canceled meanwhile (TC_CONFLICT), only the action log is
- * written (the cancel wrote the rest). */
-static void finish_one(tc_exec *x, const tc_repo_job_claim *j, const json_t *secret, outcome *o)
+/* A finishing job for the group commit (tc_db_group_run). */
+typedef struct fin_work {
+    tc_exec *x;
+    const tc_repo_job_claim *j;
+    const json_t *secret;
+    outcome *o;
+    changes cs;
+    bool canceled;  /* canceled meanwhile: only the action log was written */
+} fin_work;
+
+/* Inside the shared transaction: job row, final event, action log,
+ * webhook outbox. When the finish UPDATE itself refuses (canceled
+ * meanwhile: nothing written, the transaction intact), only the action log
+ * is written (the cancel wrote the rest). Re-runnable. */
+static tc_status fin_fn(void *ctx, tc_db_conn *c, tc_err *err)
 {
-    changes cs = {.n = 0};
-    tc_err err;
-    tc_err_clear(&err);
-    tc_db_conn *c = tc_db_acquire(x->o.db);
-    tc_status st = tc_db_begin(c, &err);
-    if (st == TC_OK) {
-        st = finish_tx(x, c, j, secret, o, &cs, &err);
-        commit_or_rollback(c, &st, &err);
-    }
-    if (st == TC_CONFLICT) {
-        changes_clear(&cs);
-        o->status = "canceled";
-        st = audit(c, j, secret, o, &err);
-    } else if (st == TC_OK) {
-        publish(x, &cs);
-        atomic_fetch_add(!strcmp(o->status, "succeeded") ? &x->n_succeeded : &x->n_failed, 1);
-    }
-    tc_db_release(c);
-    if (st != TC_OK)
-        tc_log(TC_LOG_ERROR, "job finish failed", "job_id", j->id, "error", err.message, NULL);
-    changes_clear(&cs);
+    fin_work *w = ctx;
+    changes_clear(&w->cs);
+    w->canceled = false;
+    tc_status st = finish_tx(w->x, c, w->j, w->secret, w->o, &w->cs, err);
+    if (st != TC_CONFLICT || w->cs.n != 0)
+        return st;
+    tc_err_clear(err);
+    w->canceled = true;
+    return audit(c, w->j, w->secret,
+                 &(outcome){.status = "canceled", .result = w->o->result, .error = w->o->error,
+                            .latency_ms = w->o->latency_ms},
+                 err);
 }
 
-/* Several finishes in ONE transaction: each job still gets its status
- * row, final event, action log and outbox rows (or, canceled meanwhile,
- * only its action log), all committed together and published after the
- * commit. Any other failure rolls the batch back and finishes the jobs one
- * by one, so one bad job never loses another's result. */
-static void finish_batch(tc_exec *x, fin_req *list, size_t n)
-{
-    changes *cs = tc_calloc(n, sizeof(*cs));
-    bool *conflict = tc_calloc(n, sizeof(*conflict));
-    tc_err err;
-    tc_err_clear(&err);
-    tc_db_conn *c = tc_db_acquire(x->o.db);
-    tc_status st = tc_db_begin(c, &err);
-    size_t i = 0;
-    for (fin_req *r = list; st == TC_OK && r; r = r->next, i++) {
-        st = finish_tx(x, c, r->j, r->secret, r->o, &cs[i], &err);
-        if (st == TC_CONFLICT && cs[i].n == 0) {
-            /* refused by the finish UPDATE itself (nothing written, the
-             * transaction is intact): canceled meanwhile */
-            conflict[i] = true;
-            st = audit(c, r->j, r->secret, &(outcome){.status = "canceled",
-                                                     .result = r->o->result,
-                                                     .error = r->o->error,
-                                                     .latency_ms = r->o->latency_ms},
-                       &err);
-        }
-    }
-    commit_or_rollback(c, &st, &err);
-    tc_db_release(c);
-    i = 0;
-    for (fin_req *r = list; r; r = r->next, i++) {
-        if (st == TC_OK && conflict[i]) {
-            r->o->status = "canceled";
-        } else if (st == TC_OK) {
-            publish(x, &cs[i]);
-            atomic_fetch_add(!strcmp(r->o->status, "succeeded") ? &x->n_succeeded : &x->n_failed, 1);
-        }
-        changes_clear(&cs[i]);
-    }
-    free(cs);
-    free(conflict);
-    if (st == TC_OK)
-        return;
-    tc_log(TC_LOG_WARN, "grouped job finish failed; finishing one by one", "error", err.message,
-           NULL);
-    for (fin_req *r = list; r; r = r->next)
-        finish_one(x, r->j, r->secret, r->o);
-}
-
-/* Group commit: a finishing worker queues its job; whoever finds no
- * finish running becomes the leader and writes every queued job in one
- * transaction (finish_batch), then wakes the others. A lone job goes
- * straight through finish_one, so a single call pays nothing extra. */
+/* Finishes a job through the group commit: concurrent finishes (and
+ * enqueues) share one transaction; each job keeps its own rows, and is
+ * published after the commit. */
 static void finish(tc_exec *x, const tc_repo_job_claim *j, const json_t *secret, outcome *o)
 {
-    fin_req me = {.j = j, .secret = secret, .o = o};
-    pthread_mutex_lock(&x->fin_mu);
-    *x->fin_tail = &me;
-    x->fin_tail = &me.next;
-    while (!me.done) {
-        if (x->fin_busy) {
-            pthread_cond_wait(&x->fin_cv, &x->fin_mu);
-            continue;
-        }
-        x->fin_busy = true;
-        fin_req *list = x->fin_head;
-        x->fin_head = NULL;
-        x->fin_tail = &x->fin_head;
-        pthread_mutex_unlock(&x->fin_mu);
-        size_t n = 0;
-        for (fin_req *r = list; r; r = r->next)
-            n++;
-        if (n == 1)
-            finish_one(x, list->j, list->secret, list->o);
-        else
-            finish_batch(x, list, n);
-        pthread_mutex_lock(&x->fin_mu);
-        for (fin_req *r = list, *next; r; r = next) {
-            next = r->next; /* r lives on its worker's stack: read before done */
-            r->done = true;
-        }
-        x->fin_busy = false;
-        pthread_cond_broadcast(&x->fin_cv);
+    fin_work w = {.x = x, .j = j, .secret = secret, .o = o};
+    tc_db_group_req r = {.fn = fin_fn, .ctx = &w};
+    tc_status st = tc_db_group_run(x->group, &r);
+    if (st == TC_OK && w.canceled) {
+        o->status = "canceled";
+    } else if (st == TC_OK) {
+        publish(x, &w.cs);
+        atomic_fetch_add(!strcmp(o->status, "succeeded") ? &x->n_succeeded : &x->n_failed, 1);
+    } else {
+        tc_log(TC_LOG_ERROR, "job finish failed", "job_id", j->id, "error", r.err.message, NULL);
     }
-    pthread_mutex_unlock(&x->fin_mu);
+    changes_clear(&w.cs);
 }
 
 /* ---- running ---------------------------------------------------------------- */
@@ -1162,9 +1102,7 @@ tc_status tc_exec_new(const tc_exec_options *o, tc_exec **out, tc_err *err)
     x->rate = tc_rate_table_new();
     x->schemas = tc_jsonschema_cache_new(0);
     x->tools = tc_tool_cache_new();
-    pthread_mutex_init(&x->fin_mu, NULL);
-    pthread_cond_init(&x->fin_cv, NULL);
-    x->fin_tail = &x->fin_head;
+    x->group = tc_db_group_new(o->db);
     pthread_mutex_init(&x->q_mu, NULL);
     pthread_mutex_init(&x->run_mu, NULL);
     tc_events_add_observer(o->events, on_change, x);
@@ -1234,8 +1172,7 @@ void tc_exec_free(tc_exec *x, int grace_ms)
     tc_rate_table_free(x->rate);
     tc_jsonschema_cache_free(x->schemas);
     tc_tool_cache_free(x->tools);
-    pthread_cond_destroy(&x->fin_cv);
-    pthread_mutex_destroy(&x->fin_mu);
+    tc_db_group_free(x->group);
     for (int i = 0; i < x->nthreads; i++)
         pthread_cond_destroy(&x->slots[i].cv);
     pthread_mutex_destroy(&x->q_mu);

@@ -102,4 +102,34 @@ tc_status tc_db_begin(tc_db_conn *c, tc_err *err);
 tc_status tc_db_commit(tc_db_conn *c, tc_err *err);
 void tc_db_rollback(tc_db_conn *c);
 
+/* ---- group commit --------------------------------------------------------
+ * Writers that each need one short transaction queue their work; whoever
+ * finds no transaction running becomes the leader and runs every queued
+ * piece of work in ONE transaction, then wakes the others. Under load the
+ * fixed cost of a commit (WAL frames, locks; a round trip on PostgreSQL) is
+ * paid once per batch; a lone writer pays nothing extra.
+ *
+ * fn runs on the leader's thread, inside the shared transaction, with ctx.
+ * It must be re-runnable: if any fn or the commit fails, the batch is rolled
+ * back and each piece runs again in a transaction of its own (so one bad
+ * request never loses another's write), so fn must reset whatever it filled
+ * before (e.g. recorded changes). A fn that wants to refuse without
+ * spoiling the batch must write nothing and return TC_OK with its own flag. */
+typedef struct tc_db_group tc_db_group;
+typedef struct tc_db_group_req {
+    tc_status (*fn)(void *ctx, tc_db_conn *c, tc_err *err);
+    void *ctx;
+    tc_status st;       /* out: fn's status, or the commit's */
+    tc_err err;         /* out */
+    bool done;          /* internal */
+    struct tc_db_group_req *next; /* internal */
+} tc_db_group_req;
+tc_db_group *tc_db_group_new(tc_db *db);
+void tc_db_group_free(tc_db_group *g);
+/* Runs r (fn, ctx set by the caller) and returns r->st once committed or
+ * failed. */
+tc_status tc_db_group_run(tc_db_group *g, tc_db_group_req *r);
+/* Batches committed and pieces of work in them, since start (stats). */
+void tc_db_group_stats(tc_db_group *g, uint64_t *batches, uint64_t *pieces);
+
 #endif

@@ -328,7 +328,7 @@ tc_status tc_repo_job_finish_known(tc_db_conn *c, const tc_repo_job_end *e, int6
                           .result = e->result ? e->result_json : json_null(),
                           .error = e->error ? e->error_json : json_null()};
     const tc_repo_job_claim *j = e->claim;
-    if (j && !j->progressed && e->arguments_json && (!e->result || e->result_json) &&
+    if (j && j->started_at > 0 && !j->progressed && e->arguments_json && (!e->result || e->result_json) &&
         (!e->error || e->error_json))
         return finish_from_claim(c, e, now, row, err);
     tc_status st = one_job_known(c,

@@ -90,8 +90,8 @@ typedef struct tc_repo_job_end {
     const char *status;
     const char *result, *error;  /* JSON texts or NULL */
     const json_t *arguments_json, *result_json, *error_json;
-    /* optional: the running job's claim; unless it progressed, *row is
-     * built from it and the outcome (no RETURNING) */
+    /* optional: the running job's claim (started_at > 0); unless it
+     * progressed, *row is built from it and the outcome (no RETURNING) */
     const tc_repo_job_claim *claim;
 } tc_repo_job_end;
 tc_status tc_repo_job_finish_known(tc_db_conn *c, const tc_repo_job_end *e, int64_t now,

@@ -4,7 +4,10 @@
  *            claims, signs, sends on curl multi and records each attempt
  *            (SQLite file under $TMPDIR);
  *   bare     a plain libcurl multi loop posting the same bodies with the same
- *            concurrency and no database.
+ *            concurrency and no database: by default with the same header
+ *            lines (signed before the timed loop), so the receiver parses
+ *            the same bytes; TC_BENCH_BARE_MINIMAL=1 sends only
+ *            Content-Type (the loop of the earlier measurements).
  * The receiver is libmicrohttpd in this process (its own thread), so both
  * runs meet the same server. Usage: bench_webhooks [events] [concurrency] [rounds].
  * TC_BENCH_DATABASE_URL=postgres://... runs the durable side on PostgreSQL
@@ -26,7 +29,17 @@
 #define USER_ID "11111111-1111-4111-8111-111111111111"
 
 /* ---- receiver ----------------------------------------------------------------- */
-static atomic_uint_fast64_t received;
+static atomic_uint_fast64_t received, connections;
+
+/* Counts TCP connections the receiver accepted: both loops should reuse
+ * keep-alive connections the same way. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls, (void)conn, (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&connections, 1);
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *data,
@@ -52,7 +65,8 @@ static struct MHD_Daemon *receiver_start(int *port)
 {
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        NULL, MHD_OPTION_END);
     if (!d)
         return NULL;
     *port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
@@ -75,20 +89,34 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
     return s * n;
 }
 
-static double bare_run(const char *url, char **bodies, int n, int conc)
+/* What the bare loop posts: the stored bodies and, unless minimal, the very
+ * header lines the worker sends (webhook-id, -timestamp, -signature signed
+ * beforehand with the endpoint's secret, and the User-Agent), so the
+ * receiver parses the same bytes from both loops. No database, no signing
+ * inside the timed loop. */
+typedef struct bare_req {
+    char *body;
+    struct curl_slist *hdrs;
+} bare_req;
+
+static const char *bare_minimal(void)
+{
+    const char *v = getenv("TC_BENCH_BARE_MINIMAL");
+    return v && *v == '1' ? "minimal headers" : "the worker's headers";
+}
+
+static double bare_run(const char *url, bare_req *reqs, int n, int conc)
 {
     CURLM *m = curl_multi_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
     int next = 0, done = 0, running = 0;
     int64_t t0 = tc_mono_ns();
     while (done < n) {
         while (next < n && running < conc) {
             CURL *e = curl_easy_init();
             curl_easy_setopt(e, CURLOPT_URL, url);
-            curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, bodies[next]);
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(bodies[next]));
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, reqs[next].hdrs);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, reqs[next].body);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(reqs[next].body));
             curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
             curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
@@ -118,7 +146,6 @@ static double bare_run(const char *url, char **bodies, int n, int conc)
             curl_multi_poll(m, NULL, 0, 100, NULL);
     }
     double secs = (double)(tc_mono_ns() - t0) / 1e9;
-    curl_slist_free_all(h);
     curl_multi_cleanup(m);
     return n / secs;
 }
@@ -128,6 +155,7 @@ typedef struct setup {
     tc_db *db;
     tc_keyring *kr;
     tc_webhooks *w;
+    char secret[TC_WH_SECRET_TEXT_MAX]; /* the endpoint's, for the bare loop's headers */
 } setup;
 
 static void die(const char *what, const tc_err *e)
@@ -167,6 +195,7 @@ static void setup_open(setup *s, const char *dir, const char *url, int conc)
     json_t *out = NULL;
     if (tc_webhooks_create(s->w, USER_ID, body, &out, &e) != TC_OK)
         die("endpoint", &e);
+    snprintf(s->secret, sizeof(s->secret), "%s", json_string_value(json_object_get(out, "secret")));
     json_decref(body);
     json_decref(out);
 }
@@ -232,7 +261,8 @@ static double cpu_us(void)
 
 /* The queue filled first, then the worker alone drains it: claim, sign,
  * send, record. */
-static double drain_run(setup *s, int n, double *enqueue_rate, double *cpu_per)
+static double drain_run(setup *s, int n, double *enqueue_rate, double *cpu_per, double *disp_us,
+                        double *send_us)
 {
     tc_err e;
     int64_t t0 = tc_mono_ns();
@@ -248,6 +278,8 @@ static double drain_run(setup *s, int n, double *enqueue_rate, double *cpu_per)
     tc_webhooks_stats st;
     tc_webhooks_stats_get(s->w, &st);
     drain_rounds += st.rounds;
+    *disp_us = (double)st.dispatch_cpu_ns / 1e3 / n;
+    *send_us = (double)st.send_cpu_ns / 1e3 / n;
     return rate;
 }
 
@@ -284,19 +316,44 @@ static void reset_queue(setup *s, int conc)
         die("webhooks", &e);
 }
 
-/* The exact bodies the durable run sent, for the bare loop. */
-static char **stored_bodies(setup *s, int n)
+static struct curl_slist *bare_headers(const setup *s, const char *msg_id, const char *body)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    if (bare_minimal()[0] == 'm')
+        return h;
+    tc_err e;
+    tc_webhook_headers hd;
+    const char *secrets[] = {s->secret};
+    if (tc_webhook_sign(secrets, 1, msg_id, tc_now_ms() / 1000, body, strlen(body), &hd, &e) != TC_OK)
+        die("sign", &e);
+    char line[512];
+    snprintf(line, sizeof(line), "webhook-id: %s", hd.id);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "webhook-timestamp: %s", hd.timestamp);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "webhook-signature: %s", hd.signature);
+    h = curl_slist_append(h, line);
+    return curl_slist_append(h, "User-Agent: ToolConnect-Webhooks/1.0");
+}
+
+/* The exact bodies (and ids) the durable run sent, for the bare loop. */
+static bare_req *stored_requests(setup *s, int n)
 {
     tc_err e;
-    char **b = tc_calloc((size_t)n, sizeof(*b));
+    bare_req *b = tc_calloc((size_t)n, sizeof(*b));
     tc_db_conn *c = tc_db_acquire(s->db);
     tc_db_rows *r = NULL;
     const tc_dbv p[] = {TC_DBV_I64(n)};
-    if (tc_db_query(c, "SELECT payload FROM webhook_deliveries ORDER BY created_at LIMIT $1", p, 1, &r, &e) != TC_OK)
+    if (tc_db_query(c, "SELECT payload, event_id FROM webhook_deliveries ORDER BY created_at LIMIT $1", p, 1,
+                    &r, &e) != TC_OK)
         die("bodies", &e);
     int i = 0;
-    while (i < n && tc_db_rows_next(r))
-        b[i++] = tc_strdup(tc_db_rows_text(r, 0));
+    while (i < n && tc_db_rows_next(r)) {
+        b[i].body = tc_strdup(tc_db_rows_text(r, 0));
+        b[i].hdrs = bare_headers(s, tc_db_rows_text(r, 1), b[i].body);
+        i++;
+    }
     tc_db_rows_free(r);
     tc_db_release(c);
     if (i != n) {
@@ -344,18 +401,25 @@ int main(int argc, char **argv)
     setup s = {0};
     setup_open(&s, dir, url, conc);
     double enq[ROUNDS_MAX], drain[ROUNDS_MAX], bare[ROUNDS_MAX], ratio[ROUNDS_MAX];
-    double drain_cpu[ROUNDS_MAX], bare_cpu[ROUNDS_MAX];
+    uint64_t drain_conns = 0, bare_conns = 0;
+    double drain_cpu[ROUNDS_MAX], bare_cpu[ROUNDS_MAX], disp_cpu[ROUNDS_MAX], send_cpu[ROUNDS_MAX];
     for (int r = 0; r < rounds; r++) {
-        drain[r] = drain_run(&s, n, &enq[r], &drain_cpu[r]);
+        uint64_t k0 = atomic_load(&connections);
+        drain[r] = drain_run(&s, n, &enq[r], &drain_cpu[r], &disp_cpu[r], &send_cpu[r]);
+        drain_conns += atomic_load(&connections) - k0;
         tc_webhooks_free(s.w);
-        char **bodies = stored_bodies(&s, n);
+        bare_req *reqs = stored_requests(&s, n);
         double c0 = cpu_us();
-        bare[r] = bare_run(url, bodies, n, conc);
+        k0 = atomic_load(&connections);
+        bare[r] = bare_run(url, reqs, n, conc);
+        bare_conns += atomic_load(&connections) - k0;
         bare_cpu[r] = (cpu_us() - c0) / n;
         ratio[r] = drain[r] / bare[r];
-        for (int i = 0; i < n; i++)
-            free(bodies[i]);
-        free(bodies);
+        for (int i = 0; i < n; i++) {
+            free(reqs[i].body);
+            curl_slist_free_all(reqs[i].hdrs);
+        }
+        free(reqs);
         reset_queue(&s, conc);
     }
     double enq2 = 0;
@@ -365,17 +429,22 @@ int main(int argc, char **argv)
     double e2e = durable_run(&s, n, &enq2);
     tc_webhooks_free(s.w);
     const char *pg = getenv("TC_BENCH_DATABASE_URL");
-    printf("events %d per round, %d rounds, concurrency %d, receiver libmicrohttpd (epoll thread), %s\n",
-           n, rounds, conc, pg && *pg ? "PostgreSQL" : "SQLite file");
+    printf("events %d per round, %d rounds, concurrency %d, receiver libmicrohttpd (epoll thread), %s, "
+           "bare loop with %s\n",
+           n, rounds, conc, pg && *pg ? "PostgreSQL" : "SQLite file", bare_minimal());
     printf("%-52s %9.0f /s\n", "enqueue alone (1 transaction per event)", median(enq, rounds));
     printf("%-52s %9.0f /s\n", "durable queue drained by the worker", median(drain, rounds));
     printf("%-52s %9.0f /s\n", "bare libcurl multi, same bodies", median(bare, rounds));
     printf("%-52s %9.0f %%\n", "drained / bare (median of the rounds)", 100.0 * median(ratio, rounds));
     printf("%-52s %9.1f us\n", "CPU per delivery, durable drain (all threads)", median(drain_cpu, rounds));
+    printf("%-52s %9.1f us\n", "  of which the dispatcher thread (database, signing)", median(disp_cpu, rounds));
+    printf("%-52s %9.1f us\n", "  of which the sender thread (curl)", median(send_cpu, rounds));
     printf("%-52s %9.1f us\n", "CPU per delivery, bare loop (all threads)", median(bare_cpu, rounds));
     printf("%-52s %9.0f /s\n", "enqueue + deliver concurrently (end to end)", e2e);
     printf("%-52s %9.1f\n", "deliveries per dispatcher transaction (drains)",
            drain_rounds ? (double)n * rounds / (double)drain_rounds : 0.0);
+    printf("%-52s %9.1f / %.1f\n", "TCP connections per 1000 requests, durable / bare",
+           1000.0 * (double)drain_conns / ((double)n * rounds), 1000.0 * (double)bare_conns / ((double)n * rounds));
     printf("receiver saw %llu requests\n", (unsigned long long)atomic_load(&received));
     tc_keyring_free(s.kr);
     tc_db_close(s.db);

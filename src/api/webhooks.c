@@ -177,6 +177,7 @@ static void config_from_app(const tc_config *a, tc_webhooks_config *c)
     c->disable_after_ms = a->webhook_disable_after_ms;
     c->concurrency = a->webhook_concurrency;
     c->poll_ms = a->webhook_poll_ms;
+    c->retain_days = a->webhook_retain_days;
     c->allow_private = a->allow_private_targets;
 }
 

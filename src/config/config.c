@@ -101,6 +101,8 @@ static const cfg_desc settings[] = {
      "webhook requests in flight at once"},
     {"webhook-poll-ms", "TC_WEBHOOK_POLL_MS", CFG_INT, F(webhook_poll_ms), "1000",
      "webhook queue poll interval when nothing was enqueued locally, in ms"},
+    {"webhook-retain-days", "TC_WEBHOOK_RETAIN_DAYS", CFG_INT, F(webhook_retain_days), "30",
+     "days finished webhook deliveries and attempts are kept (0 = forever)"},
     {"oauth-refresh-margin-s", "TC_OAUTH_REFRESH_MARGIN_S", CFG_INT, F(oauth_refresh_margin_s), "600",
      "renew OAuth tokens this many seconds before they expire"},
     {"oauth-refresh-interval-ms", "TC_OAUTH_REFRESH_INTERVAL_MS", CFG_INT, F(oauth_refresh_interval_ms),

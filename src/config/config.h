@@ -59,6 +59,7 @@ typedef struct tc_config {
     int64_t webhook_disable_after_ms; /* TC_WEBHOOK_DISABLE_AFTER_MS */
     int64_t webhook_concurrency;      /* TC_WEBHOOK_CONCURRENCY */
     int64_t webhook_poll_ms;          /* TC_WEBHOOK_POLL_MS */
+    int64_t webhook_retain_days;      /* TC_WEBHOOK_RETAIN_DAYS, 0 = keep forever */
     int64_t oauth_refresh_margin_s;     /* TC_OAUTH_REFRESH_MARGIN_S */
     int64_t oauth_refresh_interval_ms;  /* TC_OAUTH_REFRESH_INTERVAL_MS, 0 = off */
     int64_t health_interval_s;     /* TC_HEALTH_INTERVAL_S, 0 = no periodic probes */

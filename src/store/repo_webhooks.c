@@ -385,12 +385,12 @@ tc_status tc_repo_delivery_claim(tc_db_conn *c, const char *token, int64_t now,
                                  size_t *n, tc_err *err)
 {
     static const char sql_sqlite[] =
-        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3 WHERE id IN "
-        "(SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
+        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3, updated_at = $2 "
+        "WHERE id IN (SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
         " ORDER BY d.next_attempt_at LIMIT $4)" CLAIM_RETURNING;
     static const char sql_pg[] =
-        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3 WHERE id IN "
-        "(SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
+        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3, updated_at = $2 "
+        "WHERE id IN (SELECT d.id FROM webhook_deliveries d WHERE " DUE_WHERE
         " ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) "
         "AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)" CLAIM_RETURNING;
     const tc_dbv p[] = {TC_DBV_STR(token), TC_DBV_I64(now), TC_DBV_I64(lease_until),
@@ -486,7 +486,7 @@ static void chunk_sql(int n, char *upd, size_t ucap, char *ins, size_t icap)
     tc_buf_puts(&b, " END WHERE claimed_by = $1 AND coalesce(status, '') = 'pending' AND id IN (");
     for (int i = 0; i < n; i++)
         tc_buf_printf(&b, "%s$%d", i ? ", " : "", 3 + 2 * i);
-    tc_buf_puts(&b, ") RETURNING id");
+    tc_buf_puts(&b, ")");
     snprintf(upd, ucap, "%s", b.data);
     tc_buf_reset(&b);
     b.max = icap;
@@ -507,9 +507,11 @@ static void chunk_init(void)
         chunk_sql(1 << k, chunk_upd[k], sizeof(chunk_upd[k]), chunk_ins[k], sizeof(chunk_ins[k]));
 }
 
-/* One chunk of n = 1 << k rows. */
+/* One chunk of n = 1 << k rows: the UPDATE proves the claims (each id
+ * matches at most one row, so n changed rows means every one was still
+ * ours), then the attempts. */
 static tc_status record_chunk(tc_db_conn *c, int k, const char *token, const tc_repo_attempt *a,
-                              int64_t now, bool *owned, tc_err *err)
+                              int64_t now, bool *all_owned, tc_err *err)
 {
     int n = 1 << k;
     tc_dbv up[2 + 2 * TC_REPO_RECORD_CHUNK];
@@ -518,28 +520,14 @@ static tc_status record_chunk(tc_db_conn *c, int k, const char *token, const tc_
     for (int i = 0; i < n; i++) {
         up[2 + 2 * i] = TC_DBV_STR(a[i].delivery_id);
         up[3 + 2 * i] = TC_DBV_I64(a[i].status_code);
-        owned[i] = false;
     }
-    tc_db_rows *r = NULL;
-    tc_status st = tc_db_query(c, chunk_upd[k], up, (size_t)(2 + 2 * n), &r, err);
+    int64_t changed = 0;
+    tc_status st = tc_db_exec(c, chunk_upd[k], up, (size_t)(2 + 2 * n), &changed, err);
     if (st != TC_OK)
         return st;
-    int n_owned = 0;
-    while (tc_db_rows_next(r)) {
-        const char *id = tc_db_rows_text(r, 0);
-        for (int i = 0; i < n; i++)
-            if (!owned[i] && !strcmp(id, a[i].delivery_id)) {
-                owned[i] = true;
-                n_owned++;
-                break;
-            }
-    }
-    tc_db_rows_free(r);
-    if (n_owned < n) { /* rare: a lease ran out; attempts one by one */
-        for (int i = 0; i < n && st == TC_OK; i++)
-            if (owned[i])
-                st = attempt_insert(c, &a[i], now, err);
-        return st;
+    if (changed != n) { /* rare: a lease ran out; the caller redoes it row by row */
+        *all_owned = false;
+        return TC_OK;
     }
     tc_dbv ip[1 + 7 * TC_REPO_RECORD_CHUNK];
     ip[0] = TC_DBV_I64(now);
@@ -558,16 +546,17 @@ static tc_status record_chunk(tc_db_conn *c, int k, const char *token, const tc_
 
 tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
                                             const tc_repo_attempt *a, size_t n, int64_t now,
-                                            bool *owned, tc_err *err)
+                                            bool *all_owned, tc_err *err)
 {
     pthread_once(&chunk_once, chunk_init);
     tc_status st = TC_OK;
     size_t off = 0;
-    while (off < n && st == TC_OK) {
+    *all_owned = true;
+    while (off < n && st == TC_OK && *all_owned) {
         int k = CHUNK_SIZES - 1;
         while (k > 0 && (size_t)1 << k > n - off)
             k--;
-        st = record_chunk(c, k, token, a + off, now, owned + off, err);
+        st = record_chunk(c, k, token, a + off, now, all_owned, err);
         off += (size_t)1 << k;
     }
     return st;
@@ -776,4 +765,32 @@ tc_status tc_repo_delivery_retry(tc_db_conn *c, const char *user_id, const char 
         return tc_failc(err, TC_CONFLICT, "delivery_pending", NULL,
                         "the delivery is still pending; it is retried automatically");
     return st;
+}
+
+/* ---- retention ---------------------------------------------------------------- */
+
+tc_status tc_repo_webhook_prune(tc_db_conn *c, int64_t cutoff, int64_t max, int64_t *deliveries,
+                                int64_t *attempts, tc_err *err)
+{
+    /* Endpoint by endpoint along (webhook_id, created_at): only rows older
+     * than the cutoff are visited, whatever the table's size. SQLite keeps
+     * CROSS JOIN's order, and coalesce() keeps it off the (status, ...)
+     * index, which would walk every finished row (EXPLAIN QUERY PLAN). */
+    const tc_dbv p[] = {TC_DBV_I64(cutoff), TC_DBV_I64(max)};
+    *deliveries = *attempts = 0;
+    tc_status st = tc_db_exec(c,
+                              "DELETE FROM webhook_deliveries WHERE id IN (SELECT d.id FROM webhooks w "
+                              "CROSS JOIN webhook_deliveries d WHERE d.webhook_id = w.id "
+                              "AND d.created_at < $1 AND coalesce(d.status, '') IN ('succeeded', 'failed') "
+                              "AND coalesce(d.last_attempt_at, d.created_at) < $1 LIMIT $2)",
+                              p, NP(p), deliveries, err);
+    if (st != TC_OK)
+        return st;
+    /* The oldest max attempts only: once they are younger than the cutoff
+     * there is nothing older, and the statement reads max rows at most. */
+    return tc_db_exec(c,
+                      "DELETE FROM webhook_attempts WHERE id IN (SELECT o.id FROM "
+                      "(SELECT id, created_at FROM webhook_attempts ORDER BY id LIMIT $2) o "
+                      "WHERE o.created_at < $1)",
+                      p, NP(p), attempts, err);
 }

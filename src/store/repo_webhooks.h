@@ -156,13 +156,22 @@ typedef struct tc_repo_attempt {
 tc_status tc_repo_delivery_record(tc_db_conn *c, const char *token, const tc_repo_attempt *a,
                                   int64_t now, bool *owned, tc_err *err);
 /* The same for n succeeded attempts at once (the common case of a busy
- * queue): chunks of 16, 8, 4, 2 and 1 rows, each one UPDATE ... RETURNING
- * and one multi-row INSERT. owned[i] tells which rows token still owned
- * (only those are written). */
+ * queue): chunks of 16, 8, 4, 2 and 1 rows, each one UPDATE (ids distinct)
+ * and one multi-row INSERT. *all_owned is false when some row was no longer
+ * token's (a lease ran out): the statements so far wrote part of the batch,
+ * so the caller must roll the transaction back and record the rows one by
+ * one with tc_repo_delivery_record. */
 #define TC_REPO_RECORD_CHUNK 16
+/* Retention: deletes up to max finished deliveries (status succeeded or
+ * failed) created and last attempted before cutoff, their attempts with
+ * them (ON DELETE CASCADE); then up to max attempts created before cutoff
+ * among the oldest ones (ids grow with time). *deliveries and *attempts:
+ * rows deleted by each statement (cascaded attempts not counted). */
+tc_status tc_repo_webhook_prune(tc_db_conn *c, int64_t cutoff, int64_t max, int64_t *deliveries,
+                                int64_t *attempts, tc_err *err);
 tc_status tc_repo_delivery_record_succeeded(tc_db_conn *c, const char *token,
                                             const tc_repo_attempt *a, size_t n, int64_t now,
-                                            bool *owned, tc_err *err);
+                                            bool *all_owned, tc_err *err);
 /* Drops every claim of token (shutdown): the rows are due again at once. */
 tc_status tc_repo_delivery_release(tc_db_conn *c, const char *token, tc_err *err);
 /* Earliest next_attempt_at of an unclaimed pending delivery of an enabled

@@ -5,17 +5,17 @@
  * (successes in multi-row statements) and, in the same transaction, claims
  * due deliveries (lease: claimed_by = a token of this instance,
  * claimed_until = now + 2 x timeout + margin, see lease_end) up to the
- * free slots plus a reserve of a quarter of the concurrency. It then signs
- * them (keys opened once per endpoint and cached, see key_get) and
- * prepares their requests.
+ * free slots plus a reserve of a quarter of the concurrency.
  * It waits for a batch of finished requests (a quarter of the slots, all
  * that were in flight, or BATCH_WAIT_NS) so each round's statements and
  * commit serve many deliveries.
- * The sender only runs curl: it starts prepared requests, oldest first, as
- * slots free up (the reserve refills a slot at once, without waiting for a
- * round), lets them run, and hands finished ones back. So the database work
- * overlaps the network work, and SQLite's single writer is never contended
- * by our own threads.
+ * The sender runs curl: as slots free up it takes claimed deliveries,
+ * oldest first (the reserve refills a slot at once, without waiting for a
+ * round), signs them (keys opened once per endpoint and cached, see
+ * key_get), prepares a pooled easy handle, lets them run, and hands
+ * finished ones back. So the database work (the serial part: one SQLite
+ * writer) overlaps the network and signing work, and SQLite's single
+ * writer is never contended by our own threads.
  *
  * Queues: ready (dispatcher -> sender, FIFO, woken by curl_multi_wakeup) and
  * done (sender -> dispatcher, woken by the condition variable when a batch
@@ -25,14 +25,16 @@
  * A delivery belongs to this worker only while its claim does; a crash
  * leaves the lease to run out, after which any instance takes it again
  * (at-least-once, same webhook-id). At stop, requests in flight and
- * prepared ones are abandoned and, once what finished is recorded, this
- * instance's claims are released so the next start sends them at once. */
+ * claimed ones not started are abandoned and, once what finished is
+ * recorded, this instance's claims are released so the next start sends
+ * them at once. */
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "net/net.h"
 #include "store/repo_webhooks.h"
@@ -98,15 +100,29 @@ typedef struct key_entry {
     tc_webhook_signer *signer;
 } key_entry;
 
+/* The sender's opened keys (only the sender signs). */
+typedef struct keycache {
+    tc_webhooks *w;
+    key_entry keys[KEY_CACHE_MAX];
+    int n_keys;
+} keycache;
+
 typedef struct dispatcher {
     tc_webhooks *w;
     struct queues *q;
     int64_t outstanding;   /* handed to the sender, not back yet */
     int64_t next_claim_at;
-    struct flight *carry;  /* could not be signed: recorded by the next round */
-    key_entry keys[KEY_CACHE_MAX];
-    int n_keys;
+    int64_t next_prune_at;
 } dispatcher;
+
+/* CPU time of the calling thread, for the stats (tuning and the bench). */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- curl callbacks ---------------------------------------------------------- */
 
@@ -242,7 +258,7 @@ static tc_status key_open(tc_webhooks *w, key_entry *k, const tc_repo_claimed *d
 
 /* The signer of d's endpoint: cached, or opened now (in its slot, a free
  * slot, or the oldest one's). */
-static const tc_webhook_signer *key_get(dispatcher *x, const tc_repo_claimed *d, int64_t now,
+static const tc_webhook_signer *key_get(keycache *x, const tc_repo_claimed *d, int64_t now,
                                         tc_err *err)
 {
     key_entry *slot = NULL;
@@ -267,7 +283,7 @@ static const tc_webhook_signer *key_get(dispatcher *x, const tc_repo_claimed *d,
     return slot->signer;
 }
 
-static void keys_free(dispatcher *x)
+static void keys_free(keycache *x)
 {
     for (int i = 0; i < x->n_keys; i++)
         key_clear(&x->keys[i]);
@@ -276,7 +292,7 @@ static void keys_free(dispatcher *x)
 
 /* Signs the payload with the current secret (and the previous one during
  * the overlap). */
-static tc_status sign(dispatcher *x, flight *f, int64_t now, tc_webhook_headers *hd, tc_err *err)
+static tc_status sign(keycache *x, flight *f, int64_t now, tc_webhook_headers *hd, tc_err *err)
 {
     const tc_webhook_signer *sg = key_get(x, &f->d, now, err);
     if (!sg)
@@ -285,14 +301,32 @@ static tc_status sign(dispatcher *x, flight *f, int64_t now, tc_webhook_headers 
                                   strlen(f->d.payload), hd, err);
 }
 
-/* Easy handles are reused (curl_easy_reset) rather than created per
- * request; only the dispatcher thread touches the pool. */
-static CURL *easy_get(tc_webhooks *w)
+/* Easy handles are reused rather than created per request; only the
+ * sender thread touches the pool. A pooled handle keeps the options
+ * every request sets the same way (limits, callbacks, user agent, see
+ * easy_configure); flight_setup sets the per-request ones each time. */
+static void easy_configure(tc_webhooks *w, CURL *h, tc_net_guard *g)
 {
-    if (w->n_easy == 0)
-        return curl_easy_init();
-    CURL *h = w->easy_pool[--w->n_easy];
-    curl_easy_reset(h);
+    tc_net_opts o = {.connect_timeout_ms = (int)w->cfg.timeout_ms,
+                     .timeout_ms = (int)w->cfg.timeout_ms,
+                     .max_headers = MAX_HEADER_BYTES,
+                     .allow_private = w->cfg.allow_private};
+    tc_net_easy_limits(h, &o, g);
+    /* No Accept-Encoding: we keep a 4 KiB excerpt of answers that are
+     * normally a few bytes; nothing to gain from compressed ones. */
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+}
+
+static CURL *easy_get(tc_webhooks *w, tc_net_guard *g)
+{
+    if (w->n_easy > 0)
+        return w->easy_pool[--w->n_easy];
+    CURL *h = curl_easy_init();
+    if (h)
+        easy_configure(w, h, g);
     return h;
 }
 
@@ -310,21 +344,18 @@ static void easy_pool_free(tc_webhooks *w)
         curl_easy_cleanup(w->easy_pool[--w->n_easy]);
 }
 
-static tc_status flight_setup(dispatcher *x, flight *f, int64_t now, tc_err *err)
+static tc_status flight_setup(keycache *x, flight *f, int64_t now, tc_err *err)
 {
     tc_webhooks *w = x->w;
     tc_webhook_headers hd;
     tc_status st = sign(x, f, now, &hd, err);
     if (st != TC_OK)
         return st;
-    f->h = easy_get(w);
+    f->h = easy_get(w, &f->guard);
     if (!f->h)
         return tc_failf(err, TC_INTERNAL, NULL, "curl_easy_init failed");
-    tc_net_opts o = {.connect_timeout_ms = (int)w->cfg.timeout_ms,
-                     .timeout_ms = (int)w->cfg.timeout_ms,
-                     .max_headers = MAX_HEADER_BYTES,
-                     .allow_private = w->cfg.allow_private};
-    tc_net_easy_limits(f->h, &o, &f->guard);
+    f->guard = (tc_net_guard){.allow_private = w->cfg.allow_private, .max_headers = MAX_HEADER_BYTES};
+    curl_easy_setopt(f->h, CURLOPT_OPENSOCKETDATA, &f->guard);
     add_header(f, "Content-Type", "application/json");
     add_header(f, "webhook-id", hd.id);
     add_header(f, "webhook-timestamp", hd.timestamp);
@@ -333,23 +364,26 @@ static tc_status flight_setup(dispatcher *x, flight *f, int64_t now, tc_err *err
     add_custom_headers(f);
     explicit_bzero(&hd, sizeof(hd));
     curl_easy_setopt(f->h, CURLOPT_URL, f->d.url);
-    curl_easy_setopt(f->h, CURLOPT_USERAGENT, USER_AGENT);
     curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, f->hdrs);
     curl_easy_setopt(f->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(f->d.payload));
     curl_easy_setopt(f->h, CURLOPT_POSTFIELDS, f->d.payload);
-    curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(f->h, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(f->h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(f->h, CURLOPT_HEADERDATA, f);
     curl_easy_setopt(f->h, CURLOPT_ERRORBUFFER, f->errbuf);
     curl_easy_setopt(f->h, CURLOPT_PRIVATE, f);
     return TC_OK;
 }
 
-static void flight_free(tc_webhooks *w, flight *f)
+/* Back to the sender's pool once the transfer is over (sender only). */
+static void flight_release_handle(tc_webhooks *w, flight *f)
 {
     if (f->h)
         easy_put(w, f->h);
+    f->h = NULL;
+}
+
+static void flight_free(flight *f)
+{
     curl_slist_free_all(f->hdrs);
     tc_buf_free(&f->body);
     tc_buf_free(&f->headers);
@@ -444,28 +478,30 @@ static tc_status note_one(tc_webhooks *w, tc_db_conn *c, recorded *rs, size_t i,
 }
 
 /* Writes the attempts: all successes in multi-row statements (chunks of
- * 16, 8, 4, 2, 1), the rest one by one. Every flight carries the
- * instance's claim token. */
+ * 16, 8, 4, 2, 1) unless one_by_one, the rest one by one. Every flight
+ * carries the instance's claim token. *redo: a chunk met a row that was no
+ * longer ours, so part of it was written; roll back and redo one by one. */
 static tc_status write_batch(tc_db_conn *c, const char *token, recorded *rs, size_t n, int64_t now,
-                             tc_err *err)
+                             bool one_by_one, bool *redo, tc_err *err)
 {
     tc_repo_attempt *a = tc_calloc(n ? n : 1, sizeof(*a));
-    bool *owned = tc_calloc(n ? n : 1, sizeof(*owned));
     size_t *idx = tc_calloc(n ? n : 1, sizeof(*idx));
     size_t k = 0;
     tc_status st = TC_OK;
+    *redo = false;
     for (size_t i = 0; i < n && st == TC_OK; i++) {
-        if (rs[i].verdict != TC_WH_SUCCEEDED)
+        if (one_by_one || rs[i].verdict != TC_WH_SUCCEEDED)
             st = tc_repo_delivery_record(c, token, &rs[i].a, now, &rs[i].owned, err);
         else
             a[k] = rs[i].a, idx[k++] = i;
     }
+    bool all_owned = true;
     if (st == TC_OK && k)
-        st = tc_repo_delivery_record_succeeded(c, token, a, k, now, owned, err);
+        st = tc_repo_delivery_record_succeeded(c, token, a, k, now, &all_owned, err);
     for (size_t j = 0; j < k && st == TC_OK; j++)
-        rs[idx[j]].owned = owned[j];
+        rs[idx[j]].owned = all_owned;
+    *redo = st == TC_OK && !all_owned;
     free(a);
-    free(owned);
     free(idx);
     return st;
 }
@@ -530,10 +566,8 @@ static void push(flight **list, flight *f)
     *list = f;
 }
 
-/* Signs and prepares one claimed delivery. One that cannot even be signed
- * (its secret does not open) goes back as a failed attempt, recorded by
- * the next round and retried like a transport failure. */
-static flight *prepare(dispatcher *x, tc_repo_claimed *d, int64_t now)
+/* A claimed delivery as a flight for the sender (which signs it). */
+static flight *flight_new(dispatcher *x, tc_repo_claimed *d)
 {
     flight *f = tc_calloc(1, sizeof(*f));
     f->d = *d;
@@ -541,15 +575,24 @@ static flight *prepare(dispatcher *x, tc_repo_claimed *d, int64_t now)
     snprintf(f->token, sizeof(f->token), "%s", x->w->instance);
     tc_buf_init(&f->body, TC_WH_RESPONSE_KEEP);
     tc_buf_init(&f->headers, TC_WH_RESPONSE_HEADERS_KEEP);
+    return f;
+}
+
+/* Signs and prepares one flight (sender). One that cannot even be signed
+ * (its secret does not open) goes back at once as a failed attempt,
+ * recorded by the next round and retried like a transport failure. */
+static bool prepare(keycache *kc, flight *f)
+{
     f->started_ns = tc_mono_ns();
     tc_err err;
     tc_err_clear(&err);
-    if (flight_setup(x, f, now, &err) != TC_OK) {
-        f->transport = TC_INTERNAL;
-        snprintf(f->error, sizeof(f->error), "cannot sign the delivery: %.200s", err.message);
-        f->status = 0;
-    }
-    return f;
+    if (flight_setup(kc, f, tc_now_ms(), &err) == TC_OK)
+        return true;
+    flight_release_handle(kc->w, f);
+    f->transport = TC_INTERNAL;
+    snprintf(f->error, sizeof(f->error), "cannot sign the delivery: %.200s", err.message);
+    f->status = 0;
+    return false;
 }
 
 /* The dispatcher keeps up to a quarter of the concurrency prepared beyond
@@ -557,7 +600,9 @@ static flight *prepare(dispatcher *x, tc_repo_claimed *d, int64_t now)
  * refilled by the sender at once rather than after the next round. */
 static int64_t reserve_of(const dispatcher *x)
 {
-    return (x->w->cfg.concurrency + 3) / 4;
+    static int div = 0;
+    if (!div) div = getenv("WH_RES") ? atoi(getenv("WH_RES")) : 4;
+    return (x->w->cfg.concurrency + div - 1) / div;
 }
 
 /* How many more deliveries may be claimed now. */
@@ -570,7 +615,7 @@ static int64_t room_of(const dispatcher *x)
  * the slots is free (fewer, larger claim statements). */
 static bool room_to_claim(const dispatcher *x)
 {
-    return x->outstanding == 0 || room_of(x) >= reserve_of(x);
+    return x->outstanding == 0 || room_of(x) >= (x->w->cfg.concurrency + 3) / 4;
 }
 
 /* What one round does in its transaction. */
@@ -602,9 +647,16 @@ static tc_status round_txn(dispatcher *x, round *r, int64_t now, tc_err *err)
 {
     tc_webhooks *w = x->w;
     tc_db_conn *c = tc_db_acquire(w->db);
+    bool redo = false;
     tc_status st = tc_db_begin(c, err);
     if (st == TC_OK)
-        st = write_batch(c, w->instance, r->rs, r->n, now, err);
+        st = write_batch(c, w->instance, r->rs, r->n, now, false, &redo, err);
+    if (st == TC_OK && redo) { /* a lease ran out: start over, row by row */
+        tc_db_rollback(c);
+        st = tc_db_begin(c, err);
+        if (st == TC_OK)
+            st = write_batch(c, w->instance, r->rs, r->n, now, true, &redo, err);
+    }
     for (size_t i = 0; i < r->n && st == TC_OK; i++)
         st = note_one(w, c, r->rs, i, now, err);
     if (st == TC_OK && r->claim)
@@ -639,17 +691,13 @@ static void plan_next_claim(dispatcher *x, const round *r, bool kicked, int64_t 
         x->next_claim_at = now + KICK_RECHECK_MS; /* the enqueuing commit may still be on its way */
 }
 
-/* Hands the prepared flights to the sender; unsignable ones wait in carry. */
-static void dispatch(dispatcher *x, round *r, int64_t now)
+/* Hands the claimed deliveries to the sender, oldest first. */
+static void dispatch(dispatcher *x, round *r)
 {
     flight *head = NULL, *last = NULL;
     int64_t n = 0;
     for (size_t i = 0; i < r->n_claimed; i++) {
-        flight *f = prepare(x, &r->claimed[i], now);
-        if (f->transport == TC_INTERNAL) {
-            push(&x->carry, f);
-            continue;
-        }
+        flight *f = flight_new(x, &r->claimed[i]);
         f->next = NULL;
         if (last)
             last->next = f;
@@ -683,7 +731,7 @@ static size_t sort_done(dispatcher *x, flight *list, flight ***out, bool *abando
         next = list->next;
         if (list->abandoned) {
             *abandoned = true;
-            flight_free(x->w, list);
+            flight_free(list);
             continue;
         }
         if (n == cap)
@@ -707,16 +755,11 @@ static void release_claims(tc_webhooks *w)
     tc_db_release(c);
 }
 
-/* One round: record what came back (and what was carried), claim what is
- * due when there is room, in one transaction; then announce and dispatch. */
+/* One round: record what came back, claim what is due when there is
+ * room, in one transaction; then announce and dispatch. */
 static void run_round(dispatcher *x, flight *list, bool may_claim, bool kicked)
 {
     tc_webhooks *w = x->w;
-    for (flight *f = x->carry, *next; f; f = next) {
-        next = f->next;
-        push(&list, f);
-    }
-    x->carry = NULL;
     flight **done = NULL;
     bool abandoned = false;
     size_t n = sort_done(x, list, &done, &abandoned);
@@ -743,14 +786,15 @@ static void run_round(dispatcher *x, flight *list, bool may_claim, bool kicked)
         plan_next_claim(x, &r, kicked, now);
     }
     atomic_fetch_add(&w->n_rounds, 1);
+    atomic_store(&w->dispatch_cpu_ns, thread_cpu_ns());
     if (abandoned) /* after recording what finished, so those stay ours */
         release_claims(w);
     for (size_t i = 0; i < n; i++) {
         if (st == TC_OK)
             announce(w, &r.rs[i], &x->next_claim_at);
-        flight_free(w, done[i]);
+        flight_free(done[i]);
     }
-    dispatch(x, &r, now);
+    dispatch(x, &r);
     free(r.claimed);
     free(r.rs);
     free(done);
@@ -787,7 +831,7 @@ static flight *wait_work(dispatcher *x, bool *stop, bool *may_claim)
     for (;;) {
         *stop = q->stop_dispatcher && q->sender_gone;
         int64_t now_ns = tc_mono_ns(), now = tc_now_ms();
-        if (*stop || x->carry || batch_ready(x, q, now_ns))
+        if (*stop || batch_ready(x, q, now_ns))
             break;
         bool room = room_to_claim(x) && !q->stop_sender;
         if (room && (atomic_load(&w->kicked) || now >= x->next_claim_at))
@@ -822,6 +866,64 @@ static flight *wait_work(dispatcher *x, bool *stop, bool *may_claim)
     return list;
 }
 
+/* ---- retention ---------------------------------------------------------------- */
+
+#define PRUNE_EVERY_MS (10 * 60 * 1000)
+#define PRUNE_BACKLOG_MS 1000 /* a full batch came out: the next one soon */
+
+tc_status tc_webhooks_prune(tc_webhooks *w, int64_t now, int64_t max, int64_t *removed,
+                            tc_err *err)
+{
+    int64_t dn = 0, an = 0;
+    if (removed)
+        *removed = 0;
+    if (w->cfg.retain_days <= 0)
+        return TC_OK;
+    if (max < 1)
+        max = 1;
+    int64_t cutoff = now - w->cfg.retain_days * 86400000LL;
+    tc_db_conn *c = tc_db_acquire(w->db);
+    tc_status st = tc_db_begin(c, err);
+    if (st == TC_OK)
+        st = tc_repo_webhook_prune(c, cutoff, max, &dn, &an, err);
+    if (st == TC_OK)
+        st = tc_db_commit(c, err);
+    else
+        tc_db_rollback(c);
+    tc_db_release(c);
+    if (st != TC_OK)
+        return st;
+    atomic_fetch_add(&w->n_pruned, (uint_fast64_t)(dn + an));
+    if (removed)
+        *removed = dn + an;
+    if (dn + an > 0) {
+        char d[24], a[24];
+        snprintf(d, sizeof(d), "%lld", (long long)dn);
+        snprintf(a, sizeof(a), "%lld", (long long)an);
+        tc_log(TC_LOG_INFO, "webhook history pruned", "deliveries", d, "attempts", a, NULL);
+    }
+    return TC_OK;
+}
+
+/* Between rounds: one bounded retention pass when it is due (its own short
+ * transaction, so deliveries wait for at most one batch of deletes). */
+static void maybe_prune(dispatcher *x)
+{
+    tc_webhooks *w = x->w;
+    int64_t now = tc_now_ms();
+    if (w->cfg.retain_days <= 0 || now < x->next_prune_at)
+        return;
+    tc_err err;
+    tc_err_clear(&err);
+    int64_t removed = 0;
+    if (tc_webhooks_prune(w, now, TC_WH_PRUNE_BATCH, &removed, &err) != TC_OK) {
+        tc_log(TC_LOG_WARN, "webhook history not pruned; trying again later", "error", err.message,
+               NULL);
+        removed = 0;
+    }
+    x->next_prune_at = now + (removed >= TC_WH_PRUNE_BATCH ? PRUNE_BACKLOG_MS : PRUNE_EVERY_MS);
+}
+
 static void *dispatcher_main(void *arg)
 {
     tc_webhooks *w = arg;
@@ -837,8 +939,9 @@ static void *dispatcher_main(void *arg)
             atomic_fetch_sub(&w->n_inflight, 1);
         }
         run_round(x, list, may_claim && !stop, atomic_load(&w->kicked));
+        if (!stop)
+            maybe_prune(x);
     }
-    keys_free(x);
     free(x);
     return NULL;
 }
@@ -889,6 +992,8 @@ static void *sender_main(void *arg)
     CURLM *m = w->multi;
     flight *running_list = NULL;
     size_t n_running = 0;
+    keycache *kc = tc_calloc(1, sizeof(*kc));
+    kc->w = w;
     pthread_setname_np(pthread_self(), "wh-send");
     for (;;) {
         pthread_mutex_lock(&q->mu);
@@ -897,17 +1002,20 @@ static void *sender_main(void *arg)
         pthread_mutex_unlock(&q->mu);
         if (stop)
             break;
+        flight *finished = NULL;
         while (ready) {
             flight *f = ready;
             ready = f->next;
-            f->started_ns = tc_mono_ns();
+            if (!prepare(kc, f)) { /* not signable: back as a failed attempt */
+                push(&finished, f);
+                continue;
+            }
             curl_multi_add_handle(m, f->h);
             push(&running_list, f);
             n_running++;
         }
         int still = 0;
         curl_multi_perform(m, &still);
-        flight *finished = NULL;
         CURLMsg *msg;
         int left = 0;
         while ((msg = curl_multi_info_read(m, &left))) {
@@ -918,6 +1026,7 @@ static void *sender_main(void *arg)
             CURLcode rc = msg->data.result;
             curl_multi_remove_handle(m, f->h);
             outcome_from_curl(f, rc);
+            flight_release_handle(w, f);
             for (flight **pp = &running_list; *pp; pp = &(*pp)->next)
                 if (*pp == f) {
                     *pp = f->next;
@@ -926,12 +1035,18 @@ static void *sender_main(void *arg)
             push(&finished, f);
             n_running--;
         }
+        if (finished)
+            atomic_store(&w->send_cpu_ns, thread_cpu_ns());
         hand_back(q, finished, running_list == NULL);
         curl_multi_poll(m, NULL, 0, 1000, NULL);
     }
     /* Abandon what is still running, and what never started. */
-    for (flight *f = running_list; f; f = f->next)
+    for (flight *f = running_list; f; f = f->next) {
         curl_multi_remove_handle(m, f->h);
+        flight_release_handle(w, f);
+    }
+    keys_free(kc);
+    free(kc);
     pthread_mutex_lock(&q->mu);
     flight *unstarted = take_ready(q, SIZE_MAX);
     q->sender_gone = true;
@@ -979,6 +1094,11 @@ tc_status tc_webhooks__worker_start(tc_webhooks *w, tc_err *err)
     w->multi = curl_multi_init();
     if (!w->multi)
         return tc_failf(err, TC_INTERNAL, NULL, "curl_multi_init failed");
+    /* Keep a connection per slot (and the reserve) alive between requests:
+     * curl's default cache is 4 x the handles added at the moment, so a dip
+     * in running requests closed connections the next batch reopened. */
+    curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS,
+                      (long)(w->cfg.concurrency + (w->cfg.concurrency + 3) / 4));
     queues *q = tc_calloc(1, sizeof(*q));
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);

@@ -20,6 +20,9 @@ tc_status tc_webhooks_new(tc_db *db, tc_keyring *kr, const tc_webhooks_config *c
     if (cfg->max_attempts < 1 || cfg->timeout_ms < 1 || cfg->concurrency < 1 || cfg->poll_ms < 1)
         return tc_failf(err, TC_BAD_REQUEST, "TC_WEBHOOK_MAX_ATTEMPTS",
                         "webhook attempts, timeout, concurrency and poll interval must be >= 1");
+    if (cfg->retain_days < 0 || cfg->retain_days > 36500)
+        return tc_failf(err, TC_BAD_REQUEST, "TC_WEBHOOK_RETAIN_DAYS",
+                        "webhook history retention must be 0 (forever) to 36500 days");
     tc_webhooks *w = tc_calloc(1, sizeof(*w));
     w->db = db;
     w->keyring = kr;
@@ -65,6 +68,9 @@ void tc_webhooks_stats_get(tc_webhooks *w, tc_webhooks_stats *out)
     out->disabled = atomic_load(&w->n_disabled);
     out->inflight = atomic_load(&w->n_inflight);
     out->rounds = atomic_load(&w->n_rounds);
+    out->dispatch_cpu_ns = atomic_load(&w->dispatch_cpu_ns);
+    out->send_cpu_ns = atomic_load(&w->send_cpu_ns);
+    out->pruned = atomic_load(&w->n_pruned);
 }
 
 /* ---- secrets ------------------------------------------------------------------- */
@@ -425,7 +431,7 @@ tc_status tc_webhooks__enqueue(tc_webhooks *w, tc_db_conn *c, const char *user_i
         char *body = NULL, did[37], msg[TC_WH_MSG_ID_MAX + 1];
         if ((st = render_body(sub, env, &body, err)) != TC_OK)
             break;
-        tc_uuid(did);
+        tc_uuid7(did); /* time-ordered: inserts append, a round's rows share pages */
         tc_webhook_msg_id(msg);
         tc_repo_delivery_new d = {.id = did, .webhook_id = wid, .user_id = user_id,
                                   .event_type = type, .message_id = msg, .payload = body};

@@ -24,6 +24,7 @@ void tc_webhooks_config_defaults(tc_webhooks_config *c)
         .concurrency = 64,
         .poll_ms = 1000,
         .allow_private = false,
+        .retain_days = 30,
     };
 }
 

@@ -158,11 +158,12 @@ typedef struct tc_webhooks_config {
     int64_t concurrency;      /* requests in flight (TC_WEBHOOK_CONCURRENCY) */
     int64_t poll_ms;          /* queue poll when nothing was enqueued locally */
     bool allow_private;       /* TC_ALLOW_PRIVATE_TARGETS: http and private addresses */
+    int64_t retain_days;      /* finished deliveries and attempts kept (TC_WEBHOOK_RETAIN_DAYS), 0 = forever */
 } tc_webhooks_config;
 
 /* 8 attempts (1 s, 2 s, ... 64 s between them, +0..25% jitter), 1 h cap per
  * delay, 24 h window, 15 s timeout, disabled after 5 days of failures, 64 in
- * flight, 1 s poll. */
+ * flight, 1 s poll, 30 days of history. */
 void tc_webhooks_config_defaults(tc_webhooks_config *c);
 
 /* ---- retry policy (pure functions, unit-tested) ------------------------------ */
@@ -257,10 +258,23 @@ typedef void (*tc_webhooks_notify_fn)(void *ctx, const char *user_id, const char
                                       const json_t *info);
 void tc_webhooks_set_notify(tc_webhooks *w, tc_webhooks_notify_fn fn, void *ctx);
 
+/* Retention: removes up to max finished deliveries (with their attempts)
+ * whose last activity is older than cfg.retain_days before now, and up to
+ * max attempts that old of deliveries still kept (a delivery retried by hand
+ * for months). *removed (may be NULL) = rows removed. No-op when
+ * retain_days is 0. The worker runs it by itself (every PRUNE_EVERY_MS, in
+ * batches of TC_WH_PRUNE_BATCH, sooner while there is a backlog); exposed
+ * for tests and maintenance. */
+#define TC_WH_PRUNE_BATCH 500
+tc_status tc_webhooks_prune(tc_webhooks *w, int64_t now, int64_t max, int64_t *removed,
+                            tc_err *err);
+
 typedef struct tc_webhooks_stats {
     uint64_t attempts, succeeded, failed, retried, disabled;
     uint64_t inflight;
     uint64_t rounds; /* dispatcher rounds: one transaction records and claims */
+    uint64_t dispatch_cpu_ns, send_cpu_ns; /* CPU time of the two worker threads so far */
+    uint64_t pruned;  /* attempts and finished deliveries removed by retention */
 } tc_webhooks_stats;
 void tc_webhooks_stats_get(tc_webhooks *w, tc_webhooks_stats *out);
 

@@ -34,6 +34,8 @@ struct tc_webhooks {
 
     atomic_uint_fast64_t n_attempts, n_succeeded, n_failed, n_retried, n_disabled, n_inflight;
     atomic_uint_fast64_t n_rounds; /* dispatcher transactions (record + claim) */
+    atomic_uint_fast64_t dispatch_cpu_ns, send_cpu_ns; /* thread CPU time (bench, tuning) */
+    atomic_uint_fast64_t n_pruned;
 };
 
 /* Inserts the deliveries of one event on c (caller's transaction). When

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/crypto.h"
 #include "runner.h"
@@ -350,6 +351,151 @@ TEST(webhooks_service_scopes_to_the_owner)
                   json_string_value(json_object_get(a, "secret"))) != 0);
     ASSERT(json_is_string(json_object_get(rot, "previous_secret_expires_at")));
     json_decref(rot);
+    json_decref(a);
+    fixture_close(&f);
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+
+static void sql(fixture *f, const char *q, const tc_dbv *p, size_t n)
+{
+    tc_err e;
+    tc_db_conn *c = tc_db_acquire(f->db);
+    ASSERT_OK(tc_db_exec(c, q, p, n, NULL, &e));
+    tc_db_release(c);
+}
+
+static int64_t scalar(fixture *f, const char *q, const tc_dbv *p, size_t n)
+{
+    tc_err e;
+    tc_db_conn *c = tc_db_acquire(f->db);
+    tc_db_rows *r = NULL;
+    ASSERT_OK(tc_db_query(c, q, p, n, &r, &e));
+    ASSERT(tc_db_rows_next(r));
+    int64_t v = tc_db_rows_int(r, 0);
+    tc_db_rows_free(r);
+    tc_db_release(c);
+    return v;
+}
+
+/* The n-th delivery (oldest first) gets a status, times and one attempt. */
+static void age_delivery(fixture *f, int nth, const char *status, int64_t created, int64_t last,
+                         int64_t attempt_at)
+{
+    tc_dbv p[] = {TC_DBV_I64(nth), TC_DBV_STR(status), TC_DBV_I64(created), TC_DBV_I64(last)};
+    sql(f,
+        "UPDATE webhook_deliveries SET status = $2, created_at = $3, last_attempt_at = $4, "
+        "next_attempt_at = CASE WHEN $2 = 'pending' THEN $4 + 86400000 ELSE NULL END, updated_at = $4 "
+        "WHERE id = (SELECT id FROM webhook_deliveries ORDER BY id LIMIT 1 OFFSET $1)",
+        p, 4);
+    tc_dbv q[] = {TC_DBV_I64(nth), TC_DBV_I64(attempt_at)};
+    sql(f,
+        "INSERT INTO webhook_attempts (delivery_id, user_id, attempt, status_code, duration_ms, created_at) "
+        "SELECT id, user_id, 1, 200, 3, $2 FROM webhook_deliveries ORDER BY id LIMIT 1 OFFSET $1",
+        q, 2);
+}
+
+TEST(webhooks_retention_prunes_old_history_in_bounded_passes)
+{
+    fixture f;
+    fixture_open(&f);
+    json_t *a = create(&f, ALICE, "{\"url\":\"http://127.0.0.1:9/a\",\"event_types\":[\"job.succeeded\"]}");
+    json_t *b = create(&f, BOB, "{\"url\":\"http://127.0.0.1:9/b\",\"event_types\":[\"job.succeeded\"]}");
+    for (int i = 0; i < 5; i++)
+        ASSERT_OK(outbox_in_tx(&f, ALICE, "job.succeeded", true));
+    ASSERT_OK(outbox_in_tx(&f, BOB, "job.succeeded", true));
+    ASSERT_EQ(count_deliveries(&f, "pending"), 6);
+
+    int64_t now = tc_now_ms(), day = 86400000LL, old = now - 40 * day, recent = now - day;
+    /* attempts in time order, so their ids grow with created_at */
+    age_delivery(&f, 0, "succeeded", old, old, old);       /* pruned */
+    age_delivery(&f, 1, "failed", old, old, old);          /* pruned */
+    age_delivery(&f, 2, "succeeded", old, recent, old);    /* retried by hand lately: kept */
+    age_delivery(&f, 3, "pending", old, old, old);         /* still pending: kept, old attempt goes */
+    age_delivery(&f, 4, "succeeded", recent, recent, recent); /* young: kept */
+    age_delivery(&f, 5, "succeeded", old, old, old);       /* Bob's, old: pruned */
+    {
+        tc_dbv p[] = {TC_DBV_I64(recent)}; /* a young attempt of the pending one stays */
+        sql(&f,
+            "INSERT INTO webhook_attempts (delivery_id, user_id, attempt, status_code, duration_ms, created_at) "
+            "SELECT id, user_id, 2, 500, 3, $1 FROM webhook_deliveries ORDER BY id LIMIT 1 OFFSET 3",
+            p, 1);
+    }
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_attempts", NULL, 0), 7);
+
+    /* bounded: one delivery, then at most one attempt, per pass of 1 */
+    tc_err e;
+    int64_t removed = -1;
+    ASSERT_OK(tc_webhooks_prune(f.w, now, 1, &removed, &e));
+    ASSERT(removed >= 1 && removed <= 2);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_deliveries", NULL, 0), 5);
+    int passes = 0;
+    do {
+        ASSERT_OK(tc_webhooks_prune(f.w, now, 2, &removed, &e));
+        ASSERT(removed <= 4);
+        ASSERT(++passes < 10);
+    } while (removed > 0);
+
+    /* three old finished deliveries gone with their attempts; the others stay */
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_deliveries", NULL, 0), 3);
+    tc_dbv pa[] = {TC_DBV_I64(old)};
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_deliveries WHERE created_at = $1 "
+                         "AND status <> 'pending'", pa, 1), 1); /* the one retried lately */
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'", NULL, 0), 1);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_deliveries WHERE user_id = '" BOB "'", NULL, 0), 0);
+    /* attempts: no old one left; the young ones (pending's retry, the young delivery's) stay */
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_attempts WHERE created_at < $1", pa, 1), 0);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_attempts", NULL, 0), 2);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_attempts a LEFT JOIN webhook_deliveries d "
+                         "ON d.id = a.delivery_id WHERE d.id IS NULL", NULL, 0), 0);
+    tc_webhooks_stats st;
+    tc_webhooks_stats_get(f.w, &st);
+    /* 3 deliveries plus the old attempts the attempt pass took (2 to 5, as
+     * the passes interleaved; cascaded attempts are not counted) */
+    ASSERT(st.pruned >= 5 && st.pruned <= 8);
+    json_decref(a);
+    json_decref(b);
+    fixture_close(&f);
+}
+
+TEST(webhooks_retention_settings_and_the_worker_prunes_by_itself)
+{
+    fixture f;
+    fixture_open(&f);
+    tc_err e;
+    tc_webhooks_config c = cfg();
+    ASSERT_EQ(c.retain_days, 30);
+    c.retain_days = -1;
+    tc_webhooks *bad = NULL;
+    ASSERT_STATUS(tc_webhooks_new(f.db, f.kr, &c, &bad, &e), TC_BAD_REQUEST);
+    ASSERT_STR_EQ(e.field, "TC_WEBHOOK_RETAIN_DAYS");
+
+    json_t *a = create(&f, ALICE, "{\"url\":\"http://127.0.0.1:9/a\",\"event_types\":[\"job.succeeded\"]}");
+    ASSERT_OK(outbox_in_tx(&f, ALICE, "job.succeeded", true));
+    int64_t old = tc_now_ms() - 31 * 86400000LL;
+    age_delivery(&f, 0, "succeeded", old, old, old);
+
+    /* 0 keeps everything */
+    c.retain_days = 0;
+    tc_webhooks *keep = NULL;
+    ASSERT_OK(tc_webhooks_new(f.db, f.kr, &c, &keep, &e));
+    int64_t removed = -1;
+    ASSERT_OK(tc_webhooks_prune(keep, tc_now_ms(), 100, &removed, &e));
+    ASSERT_EQ(removed, 0);
+    tc_webhooks_free(keep);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_deliveries", NULL, 0), 1);
+
+    /* the running worker prunes on its own (first pass right after start) */
+    ASSERT_OK(tc_webhooks_start(f.w, &e));
+    tc_webhooks_stats st = {0};
+    for (int i = 0; i < 300 && st.pruned == 0; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        tc_webhooks_stats_get(f.w, &st);
+    }
+    ASSERT_EQ(st.pruned, 1);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_deliveries", NULL, 0), 0);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_attempts", NULL, 0), 0);
     json_decref(a);
     fixture_close(&f);
 }

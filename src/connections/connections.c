@@ -352,31 +352,53 @@ tc_status tc_connection_disconnect(tc_connections *cx, const char *user_id, cons
     return st;
 }
 
+/* The connection row and its connector's definition (cached by version). */
+static tc_status load_light(tc_connections *cx, const char *user_id, const char *id,
+                            tc_repo_connection *rc, json_t **def, tc_err *err)
+{
+    tc_db_conn *c = tc_db_acquire(cx->db);
+    tc_status st = tc_repo_connection_get(c, user_id, id, rc, err);
+    if (st == TC_OK)
+        st = tc_repo_connector_definition(c, rc->connector_id, rc->connector_updated_at, def, err);
+    tc_db_release(c);
+    return st;
+}
+
+/* Only a credential with an expiry (OAuth access tokens) can need a refresh
+ * first; after one, the row is read again for the new token. */
+static tc_status load_fresh(tc_connections *cx, const char *user_id, const char *id,
+                            tc_repo_connection *rc, json_t **def, tc_err *err)
+{
+    tc_status st = load_light(cx, user_id, id, rc, def, err);
+    if (st != TC_OK || rc->expires_at <= 0 || !cx->oauth || !cx->oauth->ensure_fresh)
+        return st;
+    st = cx->oauth->ensure_fresh(cx->oauth->ctx, user_id, id, err);
+    tc_repo_connection_clear(rc);
+    json_decref(*def);
+    *def = NULL;
+    return st == TC_OK ? load_light(cx, user_id, id, rc, def, err) : st;
+}
+
 tc_status tc_connection_credential(tc_connections *cx, const char *user_id, const char *id,
                                    tc_credential *out, tc_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if (cx->oauth && cx->oauth->ensure_fresh) {
-        tc_status fst = cx->oauth->ensure_fresh(cx->oauth->ctx, user_id, id, err);
-        if (fst != TC_OK)
-            return fst;
-    }
     tc_repo_connection rc;
-    tc_repo_connector conn;
-    json_t *secret = NULL;
-    tc_status st = load_full(cx, user_id, id, &rc, &conn, &secret, err);
+    json_t *def = NULL, *secret = NULL;
+    tc_status st = load_fresh(cx, user_id, id, &rc, &def, err);
     if (st == TC_OK && strcmp(rc.status, "active"))
         st = tc_failc(err, TC_CONFLICT, "connection_inactive", "connection_id",
                       "the connection is %s: reconnect it or pick an active one", rc.status);
+    if (st == TC_OK)
+        st = open_secret(cx, &rc, &secret, err);
     if (st == TC_OK) {
         out->secret = secret;
-        out->definition = json_incref(conn.definition);
+        out->definition = def;
+        def = NULL;
         snprintf(out->connector_slug, sizeof(out->connector_slug), "%s", rc.connector_slug);
         snprintf(out->status, sizeof(out->status), "%s", rc.status);
-        secret = NULL;
     }
-    secret_free(secret);
-    tc_repo_connector_clear(&conn);
+    json_decref(def);
     tc_repo_connection_clear(&rc);
     return st;
 }

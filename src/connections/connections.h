@@ -19,8 +19,8 @@
 #include "store/db.h"
 
 /* Hooks the oauth module installs (src/oauth/oauth.h); NULL members = none.
- * ensure_fresh runs before an oauth2 credential is handed out (refreshes
- * tokens about to expire); revoke runs after disconnect (asynchronous, best
+ * ensure_fresh runs before a credential with an expiry (an OAuth access
+ * token) is handed out (refreshes tokens about to expire); revoke runs after disconnect (asynchronous, best
  * effort; arguments are borrowed for the call). */
 typedef struct tc_connection_oauth_hooks {
     void *ctx;

@@ -278,8 +278,9 @@ static size_t defcache_index(const char *id)
     return (size_t)(h % DEFCACHE_SLOTS);
 }
 
-/* A new reference to the parsed definition of (id, updated_at). */
-static json_t *definition_of(const char *id, int64_t updated_at, const char *text)
+/* A new reference to the parsed definition of (id, updated_at); on a
+ * cache miss, parsed from text, or NULL when !parse. */
+static json_t *definition_of(const char *id, int64_t updated_at, const char *text, bool parse)
 {
     defcache_slot *slot = &defcache[defcache_index(id)];
     json_t *def = NULL;
@@ -287,7 +288,7 @@ static json_t *definition_of(const char *id, int64_t updated_at, const char *tex
     if (slot->def && slot->updated_at == updated_at && !strcmp(slot->id, id))
         def = json_incref(slot->def);
     pthread_mutex_unlock(&defcache_mu);
-    if (def)
+    if (def || !parse)
         return def;
     def = text ? json_loads(text, 0, NULL) : NULL;
     if (!def)
@@ -299,6 +300,26 @@ static json_t *definition_of(const char *id, int64_t updated_at, const char *tex
     slot->def = json_incref(def);
     pthread_mutex_unlock(&defcache_mu);
     return def;
+}
+
+tc_status tc_repo_connector_definition(tc_db_conn *c, const char *id, int64_t updated_at,
+                                       json_t **out, tc_err *err)
+{
+    *out = definition_of(id, updated_at, NULL, false);
+    if (*out)
+        return TC_OK;
+    const tc_dbv p[] = {TC_DBV_STR(id)};
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, "SELECT definition, updated_at FROM connectors WHERE id = $1", p,
+                               NP(p), &r, err);
+    if (st != TC_OK)
+        return st;
+    if (tc_db_rows_next(r))
+        *out = definition_of(id, tc_db_rows_int(r, 1), tc_db_rows_text(r, 0), true);
+    else
+        st = tc_failf(err, TC_NOT_FOUND, "connector", "the connector was deleted");
+    tc_db_rows_free(r);
+    return st;
 }
 
 tc_status tc_repo_connector_get(tc_db_conn *c, const char *user_id, const char *slug,
@@ -322,7 +343,7 @@ tc_status tc_repo_connector_get(tc_db_conn *c, const char *user_id, const char *
     out->summary = tc_db_row_json(r, summary_cols, NP(summary_cols));
     snprintf(out->id, sizeof(out->id), "%s", tc_db_rows_text(r, ncols));
     out->definition = definition_of(out->id, tc_db_rows_int(r, ncols + 2),
-                                    tc_db_rows_text(r, ncols + 1));
+                                    tc_db_rows_text(r, ncols + 1), true);
     out->custom = !strcmp(jstr(out->summary, "source"), "custom");
 out:
     tc_db_rows_free(r);
@@ -555,7 +576,7 @@ tc_status tc_repo_connection_get(tc_db_conn *c, const char *user_id, const char 
     tc_db_rows *r = NULL;
     tc_status st = tc_db_query(c,
                                "SELECT uc.id, uc.connector_id, k.slug, uc.status, uc.secret, "
-                               "uc.expires_at FROM user_connections uc JOIN connectors k "
+                               "uc.expires_at, k.updated_at FROM user_connections uc JOIN connectors k "
                                "ON k.id = uc.connector_id WHERE uc.user_id = $1 AND uc.id = $2",
                                p, NP(p), &r, err);
     if (st != TC_OK)
@@ -576,6 +597,7 @@ tc_status tc_repo_connection_get(tc_db_conn *c, const char *user_id, const char 
         out->secret_len = len;
     }
     out->expires_at = tc_db_rows_int(r, 5);
+    out->connector_updated_at = tc_db_rows_int(r, 6);
 out:
     tc_db_rows_free(r);
     return st;

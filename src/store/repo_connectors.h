@@ -105,9 +105,15 @@ typedef struct tc_repo_connection {
     unsigned char *secret;  /* ciphertext (owned, may be NULL) */
     size_t secret_len;
     int64_t expires_at;
+    int64_t connector_updated_at; /* the connector row's version */
 } tc_repo_connection;
 tc_status tc_repo_connection_get(tc_db_conn *c, const char *user_id, const char *id,
                                  tc_repo_connection *out, tc_err *err);
+/* The parsed definition of connector id at version updated_at (new
+ * reference): from the process-wide cache without a query when that
+ * version is cached, else read (the newest version) and cached. */
+tc_status tc_repo_connector_definition(tc_db_conn *c, const char *id, int64_t updated_at,
+                                       json_t **out, tc_err *err);
 void tc_repo_connection_clear(tc_repo_connection *rc);
 tc_status tc_repo_connection_set_status(tc_db_conn *c, const char *user_id, const char *id,
                                         const char *status, const char *reason, int64_t now,

@@ -17,6 +17,8 @@
  *                                                in a savepoint) instead of
  *                                                the batch enqueue
  *
+ * BENCH_BATCH=n sets the schedules per transaction (default 256).
+ *
  * Virtual mode ticks at each minute directly (no waiting): the tick cost
  * is the time of tc_sched_tick_now with every schedule due; the lateness
  * of a run is its job's queued_at minus the start of the tick (the engine
@@ -304,6 +306,7 @@ int main(int argc, char **argv)
     tc_sched_options so = {.db = db, .events = events, .enqueue = plain ? enqueue_plain : enqueue,
                            .enqueue_batch = plain || single ? NULL : enqueue_batch,
                            .exec_ctx = x,
+                           .batch = getenv("BENCH_BATCH") ? atoi(getenv("BENCH_BATCH")) : 0,
                            .engine = real};
     tc_sched *s = NULL;
     must(tc_sched_new(&so, &s, &err), "scheduler", &err);

@@ -150,7 +150,7 @@ static tc_status validate(const target *t, const json_t *args, tc_err *err)
 #define NSIZES 3
 static const size_t sizes[NSIZES] = {16, 4, 1};
 
-enum { Q_JOBS, Q_EVENTS, Q_STREAM, NQ };
+enum { Q_JOBS, Q_EVENTS, Q_EVENT_IDS, Q_STREAM, NQ };
 static char *texts[NQ][NSIZES];
 static pthread_once_t texts_once = PTHREAD_ONCE_INIT;
 
@@ -180,6 +180,18 @@ static char *values_sql(const char *head, size_t m, const char *row, size_t np, 
     return sql;
 }
 
+/* head, then "$1, ..., $m)". */
+static char *in_sql(const char *head, size_t m)
+{
+    size_t cap = strlen(head) + m * 8 + 2;
+    char *sql = tc_malloc(cap);
+    size_t len = (size_t)snprintf(sql, cap, "%s", head);
+    for (size_t r = 0; r < m; r++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s$%zu", r ? ", " : "", r + 1);
+    snprintf(sql + len, cap - len, ")");
+    return sql;
+}
+
 static void texts_init(void)
 {
     for (size_t i = 0; i < NSIZES; i++) {
@@ -189,11 +201,11 @@ static void texts_init(void)
             "arguments, timeout_ms, schedule_id, scheduled_for, queued_at, created_at, updated_at) "
             "VALUES ",
             m, "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, $1, $1, $1)", JOB_NP,
-            " ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id");
+            " ON CONFLICT (schedule_id, scheduled_for) DO NOTHING");
         texts[Q_EVENTS][i] = values_sql("INSERT INTO pipeline_events (job_id, user_id, level, "
                                         "message, data, created_at) VALUES ",
-                                        m, "(?1, ?2, 'info', 'queued', ?3, $1)", EVENT_NP,
-                                        " RETURNING id, job_id");
+                                        m, "(?1, ?2, 'info', 'queued', ?3, $1)", EVENT_NP, "");
+        texts[Q_EVENT_IDS][i] = in_sql("SELECT id, job_id FROM pipeline_events WHERE job_id IN (", m);
         texts[Q_STREAM][i] = values_sql(
             "INSERT INTO stream_events (user_id, kind, payload, created_at) VALUES ", m,
             "(?1, 'job', ?2, $1), (?1, 'event', ?3, $1)", STREAM_NP, "");
@@ -261,8 +273,20 @@ static void put_time(tc_buf *b, int64_t ms)
 
 /* ---- jobs ------------------------------------------------------------------------ */
 
+static tc_status job_exists(tc_db_conn *c, const char *id, bool *yes, tc_err *err)
+{
+    const tc_dbv p[] = {TC_DBV_STR(id)};
+    tc_db_rows *r = NULL;
+    tc_status st = tc_db_query(c, "SELECT 1 FROM pipeline_jobs WHERE id = $1", p, 1, &r, err);
+    *yes = st == TC_OK && tc_db_rows_next(r);
+    tc_db_rows_free(r);
+    return st;
+}
+
 /* Inserts the jobs of v[0..m); those whose due time has a job already are
- * left out (ON CONFLICT DO NOTHING): they are the ones not returned. */
+ * left out (ON CONFLICT DO NOTHING). No RETURNING: on SQLite it costs an
+ * ephemeral table per statement, and the count of rows tells whether all
+ * went in. */
 static tc_status insert_jobs(batch *b, item **v, size_t m, tc_err *err)
 {
     const char *sql = text_of(Q_JOBS, m);
@@ -282,16 +306,15 @@ static tc_status insert_jobs(batch *b, item **v, size_t m, tc_err *err)
         q[8] = TC_DBV_STR(it->s->schedule_id);
         q[9] = it->s->schedule_id ? TC_DBV_I64(it->s->scheduled_for) : TC_DBV_NULLV;
     }
-    tc_db_rows *rows = NULL;
-    tc_status st = tc_db_query(b->c, sql, p, 1 + m * JOB_NP, &rows, err);
-    while (st == TC_OK && tc_db_rows_next(rows)) {
-        const char *id = tc_db_rows_text(rows, 0);
-        for (size_t r = 0; id && r < m; r++)
-            if (!strcmp(v[r]->out->job_id, id))
-                v[r]->inserted = true;
-    }
-    tc_db_rows_free(rows);
+    int64_t n = 0;
+    tc_status st = tc_db_exec(b->c, sql, p, 1 + m * JOB_NP, &n, err);
     free(p);
+    for (size_t r = 0; st == TC_OK && r < m; r++)
+        v[r]->inserted = n == (int64_t)m;
+    /* Some due time had a job already (rare: another instance, a restored
+     * row): find out which of ours went in. */
+    for (size_t r = 0; st == TC_OK && n != (int64_t)m && r < m; r++)
+        st = job_exists(b->c, v[r]->out->job_id, &v[r]->inserted, err);
     return st;
 }
 
@@ -308,8 +331,13 @@ static tc_status insert_events(batch *b, item **v, size_t m, tc_err *err)
         q[1] = TC_DBV_STR(it->s->user_id);
         q[2] = TC_DBV_STR(it->data);
     }
+    tc_status st = tc_db_exec(b->c, sql, p, 1 + m * EVENT_NP, NULL, err);
+    /* their ids, by job (no RETURNING: see insert_jobs) */
     tc_db_rows *rows = NULL;
-    tc_status st = tc_db_query(b->c, sql, p, 1 + m * EVENT_NP, &rows, err);
+    for (size_t r = 0; r < m; r++)
+        p[r] = TC_DBV_STR(v[r]->out->job_id);
+    if (st == TC_OK)
+        st = tc_db_query(b->c, text_of(Q_EVENT_IDS, m), p, m, &rows, err);
     while (st == TC_OK && tc_db_rows_next(rows)) {
         const char *job = tc_db_rows_text(rows, 1);
         for (size_t r = 0; job && r < m; r++)

@@ -524,6 +524,20 @@ static tc_status broken(batch_ctx *b, const tc_repo_schedule *d, const tc_err *w
     return record_failure(b->s, b->c, &oc, &fl, reason, row, &b->ns, err);
 }
 
+/* The cron and zone of due row i; the previous row's when they are the
+ * same text (schedules made from one template), else compiled. */
+static bool compile_due(tc_sched *s, size_t i, const tc_tz **tz, tc_cron_error *ce, tc_err *why)
+{
+    const tc_repo_schedule *d = &s->due[i];
+    if (i > 0 && s->entries[i - 1].enabled && !strcmp(d->cron, s->due[i - 1].cron) &&
+        !strcmp(d->timezone, s->due[i - 1].timezone)) {
+        s->crons[i] = s->crons[i - 1];
+        *tz = s->entries[i - 1].tz;
+        return true;
+    }
+    return tc_sched__compile(d->cron, d->timezone, &s->crons[i], tz, ce, why) == TC_OK;
+}
+
 static tc_status fire_batch(batch_ctx *b, int64_t now, size_t n, tc_err *err)
 {
     tc_sched *s = b->s;
@@ -533,7 +547,7 @@ static tc_status fire_batch(batch_ctx *b, int64_t now, size_t n, tc_err *err)
         tc_cron_error ce;
         tc_err why;
         tc_err_clear(&why);
-        bool ok = tc_sched__compile(d->cron, d->timezone, &s->crons[i], &tz, &ce, &why) == TC_OK;
+        bool ok = compile_due(s, i, &tz, &ce, &why);
         s->entries[i] = (tc_sched_entry){.cron = &s->crons[i],
                                          .tz = tz,
                                          .next_due_ms = d->next_run_at,

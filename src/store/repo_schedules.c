@@ -404,7 +404,7 @@ tc_status tc_repo_schedule_advance(tc_db_conn *c, const char *id, int64_t expect
  * caches, few parameters per statement). */
 #define STEP_NSIZES 3
 static const size_t step_sizes[STEP_NSIZES] = {16, 4, 1};
-static char *step_texts[STEP_NSIZES];
+static char *step_texts[2][STEP_NSIZES]; /* [postgres][size] */
 static pthread_once_t step_once = PTHREAD_ONCE_INIT;
 
 static size_t step_chunk(size_t left)
@@ -417,9 +417,11 @@ static size_t step_chunk(size_t left)
 
 #define STEP_NP 5
 
-/* "WITH v(...) AS (VALUES ...) UPDATE ... FROM v": portable (SQLite >= 3.33,
- * PostgreSQL); the casts type the VALUES columns on PostgreSQL. */
-static char *advance_sql(size_t m)
+/* "WITH v(...) AS (VALUES ...) UPDATE ... FROM v" (SQLite >= 3.33,
+ * PostgreSQL): ~32K instructions a schedule on SQLite, against ~56K for one
+ * UPDATE per schedule. PostgreSQL needs the casts to type the VALUES
+ * columns; SQLite does without them (4 % fewer instructions). */
+static char *advance_sql(size_t m, bool pg)
 {
     static const char head[] = "WITH v (id, ex, nx, ran, job) AS (VALUES ";
     static const char tail[] =
@@ -433,10 +435,14 @@ static char *advance_sql(size_t m)
     size_t len = (size_t)snprintf(sql, cap, "%s", head);
     for (size_t r = 0; r < m; r++) {
         size_t p = 2 + r * STEP_NP;
-        len += (size_t)snprintf(sql + len, cap - len,
-                                "%s(CAST($%zu AS TEXT), CAST($%zu AS BIGINT), CAST($%zu AS BIGINT), "
-                                "CAST($%zu AS BIGINT), CAST($%zu AS TEXT))",
-                                r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4);
+        if (pg)
+            len += (size_t)snprintf(sql + len, cap - len,
+                                    "%s(CAST($%zu AS TEXT), CAST($%zu AS BIGINT), "
+                                    "CAST($%zu AS BIGINT), CAST($%zu AS BIGINT), CAST($%zu AS TEXT))",
+                                    r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4);
+        else
+            len += (size_t)snprintf(sql + len, cap - len, "%s($%zu, $%zu, $%zu, $%zu, $%zu)",
+                                    r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4);
     }
     snprintf(sql + len, cap - len, "%s", tail);
     return sql;
@@ -444,23 +450,25 @@ static char *advance_sql(size_t m)
 
 static void step_texts_init(void)
 {
-    for (size_t i = 0; i < STEP_NSIZES; i++)
-        step_texts[i] = advance_sql(step_sizes[i]);
+    for (int pg = 0; pg < 2; pg++)
+        for (size_t i = 0; i < STEP_NSIZES; i++)
+            step_texts[pg][i] = advance_sql(step_sizes[i], pg);
 }
 
-static const char *step_text(size_t m)
+static const char *step_text(const tc_db_conn *c, size_t m)
 {
     pthread_once(&step_once, step_texts_init);
+    int pg = tc_db_conn_kind(c) == TC_DB_POSTGRES;
     for (size_t i = 0; i < STEP_NSIZES; i++)
         if (step_sizes[i] == m)
-            return step_texts[i];
+            return step_texts[pg][i];
     return NULL;
 }
 
 static tc_status advance_chunk(tc_db_conn *c, const tc_repo_schedule_step *v, size_t m,
                                int64_t now, size_t *advanced, tc_err *err)
 {
-    const char *sql = step_text(m);
+    const char *sql = step_text(c, m);
     tc_dbv *p = tc_calloc(1 + m * STEP_NP, sizeof(*p));
     p[0] = TC_DBV_I64(now);
     for (size_t r = 0; r < m; r++) {

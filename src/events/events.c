@@ -79,23 +79,51 @@ void tc_change_clear(tc_change *ch)
     memset(ch, 0, sizeof(*ch));
 }
 
-static tc_status stream_insert(tc_db_conn *c, tc_change *ch, tc_err *err)
+static tc_status stream_row(tc_db_conn *c, const char *user_id, const char *kind,
+                            const char *payload, int64_t *row_id, tc_err *err)
 {
-    if (!ch->payload)
-        ch->payload = json_dumps(ch->row, JSON_COMPACT);
-    const tc_dbv p[] = {TC_DBV_STR(ch->user_id), TC_DBV_STR(ch->kind), TC_DBV_STR(ch->payload),
+    const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_STR(kind), TC_DBV_STR(payload),
                         TC_DBV_I64(tc_now_ms())};
     return tc_db_insert_id(c,
                            "INSERT INTO stream_events (user_id, kind, payload, created_at) "
                            "VALUES ($1, $2, $3, $4)",
-                           p, 4, &ch->stream_id, err);
+                           p, 4, row_id, err);
 }
 
-tc_status tc_events_record(tc_events *ev, tc_db_conn *c, tc_change *ch, tc_err *err)
+/* One stream row for chs[idx[0..n)] (one user's changes, n <= TC_STREAM_SLOTS):
+ * a lone change as {kind, payload}; several as kind "*" with the payload
+ * [["kind", payload], ...], assembled from the texts already dumped. */
+static tc_status stream_group(tc_db_conn *c, tc_change *chs, const int *idx, int n, tc_err *err)
 {
-    tc_status st = stream_insert(c, ch, err);
-    if (st != TC_OK || !ch->webhook_type)
-        return st;
+    for (int i = 0; i < n; i++)
+        if (!chs[idx[i]].payload)
+            chs[idx[i]].payload = json_dumps(chs[idx[i]].row, JSON_COMPACT);
+    int64_t row = 0;
+    tc_status st;
+    if (n == 1) {
+        st = stream_row(c, chs[idx[0]].user_id, chs[idx[0]].kind, chs[idx[0]].payload, &row, err);
+    } else {
+        size_t len = 3;
+        for (int i = 0; i < n; i++)
+            len += strlen(chs[idx[i]].kind) + strlen(chs[idx[i]].payload) + 8;
+        char *text = tc_malloc(len), *p = text;
+        *p++ = '[';
+        for (int i = 0; i < n; i++)
+            p += sprintf(p, "%s[\"%s\",%s]", i ? "," : "", chs[idx[i]].kind, chs[idx[i]].payload);
+        *p++ = ']';
+        *p = 0;
+        st = stream_row(c, chs[idx[0]].user_id, TC_STREAM_MULTI, text, &row, err);
+        free(text);
+    }
+    for (int i = 0; st == TC_OK && i < n; i++)
+        chs[idx[i]].stream_id = row * TC_STREAM_SLOTS + i;
+    return st;
+}
+
+static tc_status outbox_rows(tc_events *ev, tc_db_conn *c, tc_change *ch, tc_err *err)
+{
+    if (!ch->webhook_type)
+        return TC_OK;
     pthread_rwlock_rdlock(&ev->lock);
     tc_events_outbox_fn outbox = ev->outbox;
     void *ctx = ev->outbox_ctx;
@@ -104,6 +132,35 @@ tc_status tc_events_record(tc_events *ev, tc_db_conn *c, tc_change *ch, tc_err *
         return TC_OK; /* no webhook module running: nothing subscribes */
     return outbox(ctx, c, ch->user_id, ch->webhook_type,
                   ch->webhook_data ? ch->webhook_data : ch->row, err);
+}
+
+tc_status tc_events_record_all(tc_events *ev, tc_db_conn *c, tc_change *chs, int n, tc_err *err)
+{
+    bool stack_done[32];
+    bool *done = n <= 32 ? stack_done : tc_calloc((size_t)n, sizeof(bool));
+    memset(done, 0, (size_t)(n <= 32 ? 32 : n) * sizeof(bool));
+    tc_status st = TC_OK;
+    for (int i = 0; st == TC_OK && i < n; i++) {
+        if (done[i])
+            continue;
+        int idx[TC_STREAM_SLOTS], k = 0;
+        for (int j = i; j < n && k < TC_STREAM_SLOTS; j++)
+            if (!done[j] && !strcmp(chs[j].user_id, chs[i].user_id)) {
+                idx[k++] = j;
+                done[j] = true;
+            }
+        st = stream_group(c, chs, idx, k, err);
+    }
+    for (int i = 0; st == TC_OK && i < n; i++)
+        st = outbox_rows(ev, c, &chs[i], err);
+    if (done != stack_done)
+        free(done);
+    return st;
+}
+
+tc_status tc_events_record(tc_events *ev, tc_db_conn *c, tc_change *ch, tc_err *err)
+{
+    return tc_events_record_all(ev, c, ch, 1, err);
 }
 
 void tc_events_publish(tc_events *ev, const tc_change *ch)

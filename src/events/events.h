@@ -65,8 +65,20 @@ typedef struct tc_change {
 void tc_change_init(tc_change *ch, const char *user_id, const char *kind, json_t *row);
 void tc_change_clear(tc_change *ch);
 
-/* Inside a transaction on c: appends the stream_events row (assigning
- * ch->stream_id) and the webhook outbox rows. */
+/* Stream ids. The changes one transaction records for one user share ONE
+ * stream_events row (one b-tree insert instead of one per change): a lone
+ * change is stored as {kind, payload}, several as kind TC_STREAM_MULTI with
+ * the payload [["kind", row], ...]. The SSE id of the change at position k
+ * of row r is r * TC_STREAM_SLOTS + k: monotonic, never reused, and a
+ * Last-Event-ID names the row and how far into it the client got. */
+#define TC_STREAM_SLOTS 16
+#define TC_STREAM_MULTI "*"
+
+/* Inside a transaction on c: appends the stream_events row(s) of n changes
+ * (assigning each ch->stream_id; changes of the same user share a row, at
+ * most TC_STREAM_SLOTS per row, in order) and the webhook outbox rows. */
+tc_status tc_events_record_all(tc_events *ev, tc_db_conn *c, tc_change *chs, int n, tc_err *err);
+/* The same for one change. */
 tc_status tc_events_record(tc_events *ev, tc_db_conn *c, tc_change *ch, tc_err *err);
 /* After the commit: hands the change to the publisher and the observers.
  * Never blocks on slow consumers. */

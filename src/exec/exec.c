@@ -87,15 +87,28 @@ struct tc_exec_job {
 typedef struct changes {
     tc_change ch[4];
     int n;
+    int flushed;   /* ch[0..flushed) are written (stream and outbox rows) */
 } changes;
 
+/* Queues a change (takes row); flush() writes the queued ones. */
 static tc_status record(tc_exec *x, tc_db_conn *c, changes *cs, const char *user, const char *kind,
                         json_t *row, const char *webhook, tc_err *err)
 {
+    (void)x, (void)c, (void)err;
     tc_change *ch = &cs->ch[cs->n++];
     tc_change_init(ch, user, kind, row);
     ch->webhook_type = webhook;
-    return tc_events_record(x->o.events, c, ch, err);
+    return TC_OK;
+}
+
+/* Writes the changes queued since the last flush, inside the transaction:
+ * one stream row for all of them (events.h), plus outbox rows. */
+static tc_status flush(tc_exec *x, tc_db_conn *c, changes *cs, tc_err *err)
+{
+    tc_status st = tc_events_record_all(x->o.events, c, cs->ch + cs->flushed, cs->n - cs->flushed, err);
+    if (st == TC_OK)
+        cs->flushed = cs->n;
+    return st;
 }
 
 static void publish(tc_exec *x, changes *cs)
@@ -109,6 +122,7 @@ static void changes_clear(changes *cs)
     for (int i = 0; i < cs->n; i++)
         tc_change_clear(&cs->ch[i]);
     cs->n = 0;
+    cs->flushed = 0;
 }
 
 /* Event row + its change. */
@@ -424,16 +438,16 @@ static tc_status insert_job(tc_exec *x, tc_db_conn *c, const tc_repo_job_new *n,
         st = add_event(x, c, cs, n->user_id, n->id, "info", "queued",
                        n->schedule_id ? json_pack("{s:s}", "schedule_id", n->schedule_id) : NULL,
                        now, err);
-    if (!n->worker_id)
-        return st;
-    if (st == TC_OK)
-        st = record(x, c, cs, n->user_id, "job", job, NULL, err);
-    else
-        json_decref(job);
-    if (st == TC_OK)
-        st = add_event(x, c, cs, n->user_id, n->id, "info", "started",
-                       json_pack("{s:s}", "worker", n->worker_id), now, err);
-    return st;
+    if (n->worker_id) {
+        if (st == TC_OK)
+            st = record(x, c, cs, n->user_id, "job", job, NULL, err);
+        else
+            json_decref(job);
+        if (st == TC_OK)
+            st = add_event(x, c, cs, n->user_id, n->id, "info", "started",
+                           json_pack("{s:s}", "worker", n->worker_id), now, err);
+    }
+    return st == TC_OK ? flush(x, c, cs, err) : st;
 }
 
 /* queued -> running for worker_id + "started" event + changes, inside the
@@ -449,6 +463,8 @@ static tc_status claim_tx(tc_exec *x, tc_db_conn *c, const char *worker_id, int6
     if (st == TC_OK)
         st = add_event(x, c, cs, j->user_id, j->id, "info", "started",
                        json_pack("{s:s}", "worker", worker_id), now, err);
+    if (st == TC_OK)
+        st = flush(x, c, cs, err);
     if (st != TC_OK && st != TC_DECLINED)
         tc_repo_job_claim_clear(j);
     return st;
@@ -646,6 +662,8 @@ static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j
                        msg ? msg : o->status, data, now, err);
     }
     if (st == TC_OK)
+        st = flush(x, c, cs, err);
+    if (st == TC_OK)
         st = audit(c, j, secret, o, err);
     return st;
 }
@@ -728,6 +746,8 @@ static void on_progress(tc_exec_run *run, double progress, double total, bool ha
             json_object_set_new(data, "total", json_real(total));
         st = add_event(x, c, &cs, s->user_id, s->job_id, "info", "progress", data, now, &err);
     }
+    if (st == TC_OK)
+        st = flush(x, c, &cs, &err);
     commit_or_rollback(c, &st, &err);
     tc_db_release(c);
     if (st == TC_OK) {
@@ -960,6 +980,8 @@ tc_status tc_exec_cancel(tc_exec *x, const char *user_id, const char *job_id, js
     }
     if (st == TC_OK)
         st = add_event(x, c, &cs, user_id, job_id, "warn", "canceled by the user", NULL, now, err);
+    if (st == TC_OK)
+        st = flush(x, c, &cs, err);
     commit_or_rollback(c, &st, err);
     tc_db_release(c);
     if (st == TC_OK) {

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
+#include "events/events.h"
 #include "realtime/realtime.h"
 #include "store/db.h"
 
@@ -95,9 +96,37 @@ static tc_status query_int(tc_db_conn *c, const char *sql, const tc_dbv *p, size
 tc_status tc_stream_max_id(tc_db *db, int64_t *out, tc_err *err)
 {
     tc_db_conn *c = tc_db_acquire(db);
-    tc_status st = query_int(c, "SELECT MAX(id) FROM stream_events", NULL, 0, out, NULL, err);
+    int64_t row = 0;
+    tc_status st = query_int(c, "SELECT MAX(id) FROM stream_events", NULL, 0, &row, NULL, err);
     tc_db_release(c);
+    /* the last SSE id the newest row can hold (events.h) */
+    *out = row > 0 ? row * TC_STREAM_SLOTS + TC_STREAM_SLOTS - 1 : 0;
     return st;
+}
+
+/* Adds the messages of one stream row whose SSE ids are after `after`. */
+static void replay_row(tc_hub_replay *out, int64_t row, const char *kind, const char *payload,
+                       int64_t after)
+{
+    int64_t base = row * TC_STREAM_SLOTS;
+    if (strcmp(kind, TC_STREAM_MULTI)) {
+        if (base > after)
+            tc_hub_replay_add(out, base, kind, payload);
+        return;
+    }
+    json_t *items = json_loads(payload, 0, NULL);
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        const char *k = json_string_value(json_array_get(item, 0));
+        if (!k || i >= TC_STREAM_SLOTS || base + (int64_t)i <= after)
+            continue;
+        char *data = json_dumps(json_array_get(item, 1), JSON_COMPACT);
+        if (data)
+            tc_hub_replay_add(out, base + (int64_t)i, k, data);
+        free(data);
+    }
+    json_decref(items);
 }
 
 bool tc_stream_replay_db(void *ctx, const char *user_id, int64_t after, size_t max, tc_hub_replay *out)
@@ -109,20 +138,23 @@ bool tc_stream_replay_db(void *ctx, const char *user_id, int64_t after, size_t m
     bool empty = true;
     tc_db_conn *c = tc_db_acquire(db);
     tc_status st = query_int(c, "SELECT MIN(id) FROM stream_events", NULL, 0, &min_id, &empty, &err);
-    /* Ids are global: a first kept id past after+1 means rows after the
-     * client's point may be gone (pruned), so it must refetch. */
-    bool ok = st == TC_OK && !empty && min_id <= after + 1;
+    /* Row ids are global and consecutive: the client's row (after /
+     * TC_STREAM_SLOTS) gone means rows after its point may be gone too
+     * (pruned), so it must refetch. after 0 (nothing seen) needs the first
+     * row ever. */
+    int64_t after_row = after / TC_STREAM_SLOTS;
+    bool ok = st == TC_OK && !empty && min_id <= (after > 0 ? after_row : 1);
     tc_db_rows *r = NULL;
     if (ok) {
-        const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_I64(after), TC_DBV_I64((int64_t)max + 1)};
+        const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_I64(after_row), TC_DBV_I64((int64_t)max + 1)};
         st = tc_db_query(c,
-                         "SELECT id, kind, payload FROM stream_events WHERE user_id = $1 AND id > $2 "
+                         "SELECT id, kind, payload FROM stream_events WHERE user_id = $1 AND id >= $2 "
                          "ORDER BY id LIMIT $3",
                          p, 3, &r, &err);
         ok = st == TC_OK;
     }
     while (ok && tc_db_rows_next(r))
-        tc_hub_replay_add(out, tc_db_rows_int(r, 0), tc_db_rows_text(r, 1), tc_db_rows_text(r, 2));
+        replay_row(out, tc_db_rows_int(r, 0), tc_db_rows_text(r, 1), tc_db_rows_text(r, 2), after);
     tc_db_rows_free(r);
     tc_db_release(c);
     if (st != TC_OK)

@@ -501,22 +501,29 @@ tc_status tc_repo_job_target_get(tc_db_conn *c, const char *user_id, const char 
     memset(out, 0, sizeof(*out));
     const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_STR(slug), TC_DBV_STR(tool)};
     tc_db_rows *r = NULL;
+    /* At most two rows (the user's own connector and a built-in one of the
+     * same slug): the user's wins. Picked here rather than with ORDER BY,
+     * which costs SQLite a temporary b-tree per query. */
     tc_status st = tc_db_query(c,
-                               "SELECT c.id, t.id, t.updated_at FROM connectors c "
+                               "SELECT c.id, t.id, t.updated_at, c.owner_id IS NULL FROM connectors c "
                                "LEFT JOIN connector_tools t ON t.connector_id = c.id AND t.name = $3 "
                                "WHERE COALESCE(c.owner_id, '') IN ('', $1) AND c.slug = $2 "
-                               "AND (c.owner_id IS NOT NULL OR c.enabled = 1) "
-                               "ORDER BY c.owner_id IS NULL LIMIT 1",
+                               "AND (c.owner_id IS NOT NULL OR c.enabled = 1)",
                                p, NP(p), &r, err);
     if (st != TC_OK)
         return st;
-    if (tc_db_rows_next(r)) {
+    bool found = false;
+    while (tc_db_rows_next(r)) {
+        bool builtin = tc_db_rows_int(r, 3) != 0;
+        if (found && builtin)
+            continue;
+        found = true;
         copy_text(out->connector_id, sizeof(out->connector_id), tc_db_rows_text(r, 0));
         copy_text(out->tool_id, sizeof(out->tool_id), tc_db_rows_text(r, 1));
         out->tool_updated_at = tc_db_rows_isnull(r, 2) ? 0 : tc_db_rows_int(r, 2);
-    } else {
-        st = tc_failf(err, TC_NOT_FOUND, "slug", "no connector \"%s\"", slug);
     }
+    if (!found)
+        st = tc_failf(err, TC_NOT_FOUND, "slug", "no connector \"%s\"", slug);
     tc_db_rows_free(r);
     return st;
 }

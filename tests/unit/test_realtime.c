@@ -362,7 +362,8 @@ TEST(replay_from_the_database_after_a_restart)
     tc_err err;
     int64_t max = 0;
     ASSERT_OK(tc_stream_max_id(db, &max, &err));
-    ASSERT_EQ(max, ids[3]);
+    /* the last id the newest row can hold (events.h: row * SLOTS + k) */
+    ASSERT_EQ(max, ids[3] + TC_STREAM_SLOTS - 1);
     tc_hub_set_floor(h, max);
     tc_events_set_publisher(ev, tc_hub_publish_row, h);
     msink a = {0};
@@ -385,6 +386,97 @@ TEST(replay_from_the_database_after_a_restart)
     tc_events_free(ev);
     tc_db_close(db);
     tc_buf_free(&a.out);
+}
+
+/* One transaction's changes share a row; a client that saw the first of
+ * them gets the rest (and only the rest) from the database. */
+TEST(replay_resumes_inside_a_shared_row)
+{
+    tc_db *db = open_db();
+    tc_events *ev = tc_events_new();
+    tc_change ch[3];
+    tc_change_init(&ch[0], "u", "job", json_pack("{s:s, s:s}", "id", "j", "status", "queued"));
+    tc_change_init(&ch[1], "u", "event", json_pack("{s:i, s:s}", "id", 1, "job_id", "j"));
+    tc_change_init(&ch[2], "u", "job", json_pack("{s:s, s:s}", "id", "j", "status", "running"));
+    tc_err err;
+    tc_db_conn *c = tc_db_acquire(db);
+    ASSERT_OK(tc_db_begin(c, &err));
+    ASSERT_OK(tc_events_record_all(ev, c, ch, 3, &err));
+    ASSERT_OK(tc_db_commit(c, &err));
+    tc_db_release(c);
+    ASSERT_EQ(ch[1].stream_id, ch[0].stream_id + 1);
+    ASSERT_EQ(ch[2].stream_id, ch[0].stream_id + 2);
+    tc_hub *h = tc_hub_new(NULL);
+    int64_t max = 0;
+    ASSERT_OK(tc_stream_max_id(db, &max, &err));
+    tc_hub_set_floor(h, max);
+    msink a = {0};
+    tc_hub_sink sk = sink_of(&a, 4096);
+    tc_hub_sub_options o = {.user_id = "u", .last_event_id = ch[0].stream_id,
+                            .replay = tc_stream_replay_db, .replay_ctx = db};
+    tc_hub_sub *s = tc_hub_subscribe(h, &o, &sk, &err);
+    ASSERT_NOT_NULL(s);
+    char want[96];
+    snprintf(want, sizeof(want), "id: %lld\nevent: event\n", (long long)ch[1].stream_id);
+    ASSERT_STR_CONTAINS(a.out.data, want);
+    snprintf(want, sizeof(want), "id: %lld\nevent: job\n", (long long)ch[2].stream_id);
+    ASSERT_STR_CONTAINS(a.out.data, want);
+    ASSERT_STR_CONTAINS(a.out.data, "\"status\":\"running\"");
+    ASSERT_EQ(count(a.out.data, "event: job"), 1); /* not the queued one it saw */
+    tc_hub_unsubscribe(s);
+    tc_hub_free(h);
+    for (int i = 0; i < 3; i++)
+        tc_change_clear(&ch[i]);
+    tc_events_free(ev);
+    tc_db_close(db);
+    tc_buf_free(&a.out);
+}
+
+/* Changes of different users in one transaction never share a row, and a
+ * row holds at most TC_STREAM_SLOTS changes. */
+TEST(record_all_groups_per_user_and_caps_rows)
+{
+    tc_db *db = open_db();
+    tc_events *ev = tc_events_new();
+    enum { N = TC_STREAM_SLOTS + 3 };
+    tc_change ch[N];
+    for (int i = 0; i < N; i++)
+        tc_change_init(&ch[i], i % 2 ? "v" : "u", "job", json_pack("{s:i}", "n", i));
+    tc_err err;
+    tc_db_conn *c = tc_db_acquire(db);
+    ASSERT_OK(tc_db_begin(c, &err));
+    ASSERT_OK(tc_events_record_all(ev, c, ch, N, &err));
+    ASSERT_OK(tc_db_commit(c, &err));
+    tc_db_rows *r = NULL;
+    ASSERT_OK(tc_db_query(c, "SELECT COUNT(*), COUNT(DISTINCT user_id) FROM stream_events", NULL, 0,
+                          &r, &err));
+    ASSERT(tc_db_rows_next(r));
+    ASSERT_EQ(tc_db_rows_int(r, 0), 2); /* 10 of u's, 9 of v's: one row each */
+    ASSERT_EQ(tc_db_rows_int(r, 1), 2);
+    tc_db_rows_free(r);
+    tc_db_release(c);
+    for (int i = 2; i < N; i++) /* each user's ids keep the recording order */
+        ASSERT(ch[i].stream_id > ch[i - 2].stream_id);
+    for (int i = 0; i + 1 < N; i++)
+        ASSERT(ch[i].stream_id / TC_STREAM_SLOTS != ch[i + 1].stream_id / TC_STREAM_SLOTS);
+    for (int i = 0; i < N; i++) {
+        tc_change_clear(&ch[i]);
+        tc_change_init(&ch[i], "u", "job", json_pack("{s:i}", "n", i));
+    }
+    ASSERT_OK(tc_db_begin(c = tc_db_acquire(db), &err));
+    ASSERT_OK(tc_events_record_all(ev, c, ch, N, &err));
+    ASSERT_OK(tc_db_commit(c, &err));
+    ASSERT_OK(tc_db_query(c, "SELECT COUNT(*) FROM stream_events WHERE user_id = 'u'", NULL, 0, &r,
+                          &err));
+    ASSERT(tc_db_rows_next(r));
+    ASSERT_EQ(tc_db_rows_int(r, 0), 3); /* the first row, then 19 changes: 16 + 3 */
+    tc_db_rows_free(r);
+    tc_db_release(c);
+    ASSERT_EQ(ch[TC_STREAM_SLOTS].stream_id % TC_STREAM_SLOTS, 0);
+    for (int i = 0; i < N; i++)
+        tc_change_clear(&ch[i]);
+    tc_events_free(ev);
+    tc_db_close(db);
 }
 
 TEST(pruned_history_says_refetch)

@@ -499,3 +499,58 @@ TEST(webhooks_retention_settings_and_the_worker_prunes_by_itself)
     json_decref(a);
     fixture_close(&f);
 }
+
+/* Chunked recording proves the claims by the changed-row count: a chunk
+ * with a row another instance took since reports it, and the row-by-row
+ * path then writes only the rows still ours. */
+TEST(webhooks_chunked_record_detects_a_lost_claim)
+{
+    fixture f;
+    fixture_open(&f);
+    json_t *a = create(&f, ALICE, "{\"url\":\"http://127.0.0.1:9/a\",\"event_types\":[\"job.succeeded\"]}");
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(outbox_in_tx(&f, ALICE, "job.succeeded", true));
+    tc_err e;
+    tc_db_conn *c = tc_db_acquire(f.db);
+    int64_t now = tc_now_ms() + 10;
+    tc_repo_claimed *ds = NULL;
+    size_t n = 0;
+    ASSERT_OK(tc_repo_delivery_claim(c, "wh-mine", now, now + 60000, 10, &ds, &n, &e));
+    ASSERT_EQ(n, 4);
+    tc_repo_attempt at[4];
+    for (size_t i = 0; i < n; i++)
+        at[i] = (tc_repo_attempt){.delivery_id = ds[i].id, .user_id = ds[i].user_id, .attempt = 1,
+                                  .status = "succeeded", .status_code = 200, .duration_ms = 2};
+    /* both still ours: one chunk of 2, both rows written */
+    ASSERT_OK(tc_db_begin(c, &e));
+    bool all = false;
+    ASSERT_OK(tc_repo_delivery_record_succeeded(c, "wh-mine", at, 2, now, &all, &e));
+    ASSERT(all);
+    ASSERT_OK(tc_db_commit(c, &e));
+    ASSERT_EQ(count_deliveries(&f, "succeeded"), 2);
+    /* another instance took the third row (its lease ran out) */
+    tc_dbv p[] = {TC_DBV_STR(ds[2].id)};
+    ASSERT_OK(tc_db_exec(c, "UPDATE webhook_deliveries SET claimed_by = 'wh-other' WHERE id = $1", p, 1,
+                         NULL, &e));
+    ASSERT_OK(tc_db_begin(c, &e));
+    ASSERT_OK(tc_repo_delivery_record_succeeded(c, "wh-mine", at + 2, 2, now, &all, &e));
+    ASSERT(!all);
+    tc_db_rollback(c); /* what the worker does, then row by row: */
+    ASSERT_OK(tc_db_begin(c, &e));
+    bool owned[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_OK(tc_repo_delivery_record(c, "wh-mine", &at[2 + i], now, &owned[i], &e));
+    ASSERT_OK(tc_db_commit(c, &e));
+    ASSERT(!owned[0] && owned[1]);
+    ASSERT_EQ(count_deliveries(&f, "succeeded"), 3);
+    ASSERT_EQ(count_deliveries(&f, "pending"), 1); /* the other instance's, untouched */
+    tc_dbv q[] = {TC_DBV_STR(ds[2].id)};
+    tc_db_release(c);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_attempts WHERE delivery_id = $1", q, 1), 0);
+    ASSERT_EQ(scalar(&f, "SELECT COUNT(*) FROM webhook_attempts", NULL, 0), 3);
+    for (size_t i = 0; i < n; i++)
+        tc_repo_claimed_clear(&ds[i]);
+    free(ds);
+    json_decref(a);
+    fixture_close(&f);
+}

@@ -41,6 +41,8 @@
 #define CKPT_PAGES 1000          /* wake the checkpointer at this WAL size */
 #define CKPT_INLINE_PAGES 20000  /* ~80 MB: the writer checkpoints itself */
 #define CKPT_IDLE_MS 1000        /* ... and it checks at least this often */
+#define CKPT_RESTART_PAGES 4000  /* ~16 MB left after a passive one: restart the WAL */
+#define CKPT_RESTART_WAIT_MS 50  /* how long a restart may wait for readers */
 
 typedef struct {
     char *path;
@@ -364,13 +366,28 @@ static void *checkpointer(void *arg)
 }
 
 /* Called by SQLite after each commit with the WAL size in pages. Replaces
- * the built-in autocheckpoint. */
+ * the built-in autocheckpoint.
+ *
+ * The background passive checkpoints copy pages back without waiting, but
+ * under steady load some reader always holds a WAL snapshot, so the log is
+ * never rewound and grows to the inline limit (~80 MB; every page lookup
+ * then searches more of the WAL index). Past CKPT_RESTART_PAGES the
+ * committing writer (it holds the pool's writer lock, so no other writer of
+ * this process competes) runs a RESTART checkpoint that waits at most
+ * CKPT_RESTART_WAIT_MS for readers; the pages are mostly copied already,
+ * and the next commit starts the log from the beginning. */
 static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 {
     sq_db *d = arg;
     if (pages >= CKPT_INLINE_PAGES || !d->ck_started) {
         if (pages >= CKPT_PAGES)
             sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    if (pages >= CKPT_RESTART_PAGES) {
+        sqlite3_busy_timeout(h, CKPT_RESTART_WAIT_MS);
+        sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
         return SQLITE_OK;
     }
     if (pages >= CKPT_PAGES) {

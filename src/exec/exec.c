@@ -915,18 +915,25 @@ static void *worker_main(void *arg)
     tc_repo_job_claim j;
     json_t *tool = NULL;
     bool handed = false; /* a handed job is committed running: run it even at stop */
+    /* Look at the queue first (at start: jobs left queued; after a job
+     * taken from the queue: the rest of a backlog). After a handed job,
+     * go idle straight away: a job queued meanwhile left a kick, which
+     * idle_wait takes, and other instances' jobs are found by the poll. */
+    bool look = true;
     while (handed || !atomic_load(&x->stop)) {
         if (!handed) {
             tc_err err;
             tc_err_clear(&err);
-            tc_status st = claim(x, worker_id, &j, &err);
+            tc_status st = look ? claim(x, worker_id, &j, &err) : TC_DECLINED;
             if (st != TC_OK) {
                 if (st != TC_DECLINED)
                     tc_log(TC_LOG_WARN, "job claim failed", "worker", worker_id, "error", err.message, NULL);
                 handed = idle_wait(x, s, &j, &tool);
+                look = !handed;
                 continue;
             }
         }
+        look = !handed;
         handed = false;
         slot_set(x, s, &j);
         outcome o = {.status = "failed"};

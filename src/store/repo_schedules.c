@@ -424,13 +424,19 @@ static size_t step_chunk(size_t left)
 static char *advance_sql(size_t m, bool pg)
 {
     static const char head[] = "WITH v (id, ex, nx, ran, job) AS (VALUES ";
-    static const char tail[] =
+    static const char set[] =
         ") UPDATE scheduler_jobs SET next_run_at = v.nx, "
         "last_run_at = CASE WHEN v.ran > 0 THEN v.ran ELSE last_run_at END, "
         "last_job_id = CASE WHEN v.ran > 0 THEN v.job ELSE last_job_id END, updated_at = $1 "
-        "FROM v WHERE scheduler_jobs.id = v.id AND scheduler_jobs.next_run_at = v.ex "
-        "AND scheduler_jobs.enabled = 1";
-    size_t cap = sizeof(head) + sizeof(tail) + m * 128;
+        "FROM v WHERE scheduler_jobs.id = v.id AND ";
+    /* PostgreSQL: a condition the (enabled, next_run_at) index can't serve,
+     * so the primary key is the only way in. With stale statistics (just
+     * after 10,000 schedules were created, all due at the same second) the
+     * planner took that index and scanned every due row for each one. */
+    const char *tail = pg ? "(scheduler_jobs.next_run_at, scheduler_jobs.enabled) "
+                            "IS NOT DISTINCT FROM (v.ex, 1)"
+                          : "scheduler_jobs.next_run_at = v.ex AND scheduler_jobs.enabled = 1";
+    size_t cap = sizeof(head) + sizeof(set) + strlen(tail) + m * 128;
     char *sql = tc_malloc(cap);
     size_t len = (size_t)snprintf(sql, cap, "%s", head);
     for (size_t r = 0; r < m; r++) {
@@ -444,7 +450,7 @@ static char *advance_sql(size_t m, bool pg)
             len += (size_t)snprintf(sql + len, cap - len, "%s($%zu, $%zu, $%zu, $%zu, $%zu)",
                                     r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4);
     }
-    snprintf(sql + len, cap - len, "%s", tail);
+    snprintf(sql + len, cap - len, "%s%s", set, tail);
     return sql;
 }
 

@@ -5,10 +5,10 @@
  *   - one connector/tool lookup and one schema compile per distinct
  *     (user, connector, tool) of the batch instead of one per run;
  *   - multi-row INSERTs (jobs, their "queued" events, the stream rows) of up
- *     to CHUNK rows instead of four single-row INSERT ... RETURNING per run.
- *     On SQLite each RETURNING statement built an ephemeral table and opened
- *     a statement journal (~40 % of a run's instructions, see
- *     docs/performance.md, Scheduler).
+ *     to 16 rows, without RETURNING, instead of four single-row
+ *     INSERT ... RETURNING per run. On SQLite each RETURNING statement built
+ *     an ephemeral table and opened a statement journal (~40 % of a run's
+ *     instructions; see docs/performance.md, Scheduler, third pass).
  *
  * The stream rows carry the same payloads as exec's path (the job row in API
  * shape, the event row), built from the inputs; like tc_exec_enqueue_in_tx
@@ -26,9 +26,8 @@
 #include "store/repo_connectors.h"
 #include "store/repo_jobs.h"
 
-#define CHUNK 64             /* rows per INSERT (chunks of 64, 16, 4, 1: few SQL texts) */
 #define DEFAULT_TIMEOUT_MS 60000
-#define PAYLOAD_EXTRA 2048   /* a payload's bytes besides arguments and names (ids: 6x escaped) */
+#define PAYLOAD_FIXED 512    /* a payload's bytes besides its strings and arguments */
 /* Parameters per row (after $1, the time shared by every row). */
 #define JOB_NP 10
 #define EVENT_NP 3
@@ -355,12 +354,19 @@ static tc_status insert_events(batch *b, item **v, size_t m, tc_err *err)
 
 /* ---- stream rows ------------------------------------------------------------------ */
 
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
 /* The job row in API shape, as repo_jobs.c returns it for a new job. */
 static char *job_payload(const batch *b, const item *it)
 {
-    tc_buf o; /* room for the arguments and every other member escaped */
-    tc_buf_init(&o, strlen(it->args_text) + 6 * (strlen(it->s->connector) + strlen(it->s->tool)) +
-                        PAYLOAD_EXTRA);
+    tc_buf o; /* room for every string escaped (at most 6 bytes a byte) */
+    tc_buf_init(&o, strlen(it->args_text) + PAYLOAD_FIXED +
+                        6 * (strlen(it->s->connector) + strlen(it->s->tool) +
+                             strlen(it->out->job_id) + slen(it->s->connection_id) +
+                             slen(it->s->schedule_id)));
     tc_buf_puts(&o, "{\"id\":");
     put_str(&o, it->out->job_id);
     tc_buf_puts(&o, ",\"connector\":");
@@ -392,7 +398,7 @@ static char *event_data(const item *it)
     if (!it->s->schedule_id)
         return NULL;
     tc_buf o;
-    tc_buf_init(&o, PAYLOAD_EXTRA);
+    tc_buf_init(&o, PAYLOAD_FIXED + 6 * strlen(it->s->schedule_id));
     tc_buf_puts(&o, "{\"schedule_id\":");
     put_str(&o, it->s->schedule_id);
     tc_buf_puts(&o, "}");
@@ -403,7 +409,7 @@ static char *event_data(const item *it)
 static char *event_payload(const batch *b, const item *it, const char *data)
 {
     tc_buf o;
-    tc_buf_init(&o, (data ? strlen(data) : 0) + PAYLOAD_EXTRA);
+    tc_buf_init(&o, slen(data) + PAYLOAD_FIXED + 6 * strlen(it->out->job_id));
     tc_buf_puts(&o, "{\"id\":");
     put_int(&o, it->event_id);
     tc_buf_puts(&o, ",\"job_id\":");

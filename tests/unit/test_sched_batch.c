@@ -111,6 +111,7 @@ static void start(bfix *f, bool batch)
                           .enqueue = one,
                           .enqueue_batch = batch ? many : NULL,
                           .exec_ctx = f,
+                          .tick_ms = 3600 * 1000, /* the thread never counts outcomes meanwhile */
                           .batch = 16};
     tc_err err;
     tc_err_clear(&err);
@@ -132,7 +133,9 @@ static void setup(bfix *f, bool batch)
     tool(f->db, "ping");
     tool(f->db, "boom");
     f->cx.db = f->db;
-    /* workers never woken (no notify hook, a one-hour poll): jobs stay queued */
+    /* workers never woken (no notify hook, a one-hour poll), but the
+     * worker's first look at the queue may come after a tick and take a
+     * job: the checks hold either way (as_queued, stream_count) */
     tc_exec_options xo = {.db = f->db, .events = f->events, .connections = &f->cx, .workers = 1,
                           .poll_ms = 3600 * 1000};
     tc_err err;
@@ -247,12 +250,36 @@ static json_t *stream_changes(bfix *f)
     return all;
 }
 
+/* The streamed changes the engine's transactions wrote: queued jobs, their
+ * "queued" events, and failure announcements (no job). The idle worker may
+ * still pick a job up and stream its start and end: those are not counted. */
 static int64_t stream_count(bfix *f)
 {
     json_t *all = stream_changes(f);
-    int64_t n = (int64_t)json_array_size(all);
+    int64_t n = 0;
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *ch = json_array_get(all, i);
+        const char *kind = json_string_value(json_array_get(ch, 0));
+        json_t *row = json_array_get(ch, 1);
+        const char *status = json_string_value(json_object_get(row, "status"));
+        const char *msg = json_string_value(json_object_get(row, "message"));
+        if (!strcmp(kind, "job") ? status && !strcmp(status, "queued")
+                                 : (msg && !strcmp(msg, "queued")) ||
+                                       json_is_null(json_object_get(row, "job_id")))
+            n++;
+    }
     json_decref(all);
     return n;
+}
+
+/* The job as it was when queued: what a run changes, put back. */
+static void as_queued(json_t *job)
+{
+    static const char *const ran[] = {"started_at", "finished_at", "result", "error",
+                                      "progress", "progress_total", "progress_message"};
+    json_object_set_new(job, "status", json_string("queued"));
+    for (size_t i = 0; i < sizeof(ran) / sizeof(ran[0]); i++)
+        json_object_set_new(job, ran[i], json_null());
 }
 
 /* The streamed row of kind whose "key" is value (new reference), or NULL. */
@@ -284,12 +311,12 @@ static void check_streamed(bfix *f, const char *schedule_id)
     ASSERT_OK(tc_repo_job_get(c, USER, s.last_job_id, &job, &err));
     ASSERT_OK(tc_repo_event_list(c, USER, s.last_job_id, 10, &events, &err));
     tc_db_release(c);
-    ASSERT_EQ(json_array_size(events), 1);
+    ASSERT(json_array_size(events) >= 1); /* then "started" ... if the worker took it */
     json_t *ev = json_array_get(events, 0);
     ASSERT_STR_EQ(json_string_value(json_object_get(ev, "message")), "queued");
     ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(ev, "data"), "schedule_id")),
                   schedule_id);
-    ASSERT_STR_EQ(json_string_value(json_object_get(job, "status")), "queued");
+    as_queued(job);
     ASSERT_EQ(json_integer_value(json_object_get(job, "timeout_ms")), 7000);
     json_t *sj = stream_row(f, "job", "id", s.last_job_id);
     json_t *se = stream_row(f, "event", "job_id", s.last_job_id);
@@ -327,16 +354,19 @@ TEST(sched_batch_enqueues_what_the_single_path_does)
 {
     bfix f;
     setup(&f, true);
-    char a[37], b[37];
+    char a[37], b[37], odd[37];
+    tool(f.db, "odd \"tool\" \\ caf\xc3\xa9\t"); /* escaped in the streamed job */
     add(&f, "svc", "ping", "{\"n\":1}", a);
     add(&f, "svc", "ping", "{\"n\":2}", b);
+    add(&f, "svc", "odd \"tool\" \\ caf\xc3\xa9\t", "{\"n\":3}", odd);
     tc_sched_tick_stats st = tick(&f, T0 + 5);
     ASSERT_EQ(f.batch_calls, 1);
-    ASSERT_EQ(st.enqueued, 2);
+    ASSERT_EQ(st.enqueued, 3);
     check_streamed(&f, a);
     check_streamed(&f, b);
+    check_streamed(&f, odd);
     ASSERT_EQ(next_of(&f, a), T0 + 1000);
-    ASSERT_EQ(stream_count(&f), 4);
+    ASSERT_EQ(stream_count(&f), 6);
 
     /* the same through the single-run hook: the same rows */
     tc_sched_free(f.s);
@@ -502,7 +532,7 @@ TEST(sched_batch_database_fault_is_isolated)
     check_streamed(&f, b);
     /* no stray rows of the failed attempt */
     ASSERT_EQ(stream_count(&f), 4);
-    ASSERT_EQ(scalar(f.db, "SELECT COUNT(*) FROM pipeline_events", NULL, 0), 2);
+    ASSERT_EQ(scalar(f.db, "SELECT COUNT(*) FROM pipeline_events WHERE message = 'queued'", NULL, 0), 2);
 
     /* fixed: the next tick runs it, once */
     if (tc_test_store_pg_url())

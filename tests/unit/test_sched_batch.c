@@ -50,7 +50,7 @@ static tc_status many(void *ctx, tc_db_conn *c, const tc_sched_run *runs, size_t
 {
     bfix *f = ctx;
     f->batch_calls++;
-    tc_exec_scheduled v[64];
+    tc_exec_scheduled v[64] = {{0}}; /* zeroed: gcc -O2 sees n unbounded and warns */
     tc_exec_scheduled_out res[64];
     if (n > 64)
         return tc_failf(err, TC_INTERNAL, NULL, "test batch too big");

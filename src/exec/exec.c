@@ -607,50 +607,68 @@ static const char *webhook_for(const char *status)
     return !strcmp(status, "failed") ? "job.failed" : "job.canceled";
 }
 
-static tc_status audit(tc_db_conn *c, const tc_repo_job_claim *j, const json_t *secret,
-                       const outcome *o, tc_err *err)
+/* What a finish writes that needs no database: the result and error texts
+ * and the action log's redacted, capped texts. Made by the finishing
+ * worker before it joins the group commit, so the leader, which runs every
+ * queued piece on one thread, only does the database work. */
+typedef struct fin_texts {
+    char *result, *error;                 /* job columns */
+    char *log_args, *log_resp, *log_err;  /* action log columns */
+} fin_texts;
+
+static void fin_texts_make(const tc_repo_job_claim *j, const json_t *secret, const outcome *o,
+                           fin_texts *t)
 {
+    t->result = o->result ? json_dumps(o->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    t->error = o->error ? json_dumps(o->error, JSON_COMPACT) : NULL;
     json_t *hide = tc_exec__hide_set(secret, j->arguments);
     json_t *ra = tc_exec__redact(j->arguments, hide);
     json_t *rr = o->result ? tc_exec__redact(o->result, hide) : NULL;
     json_t *re = o->error ? tc_exec__redact(o->error, hide) : NULL;
-    char *args = tc_exec__capped_dump(ra, AUDIT_CAP);
-    char *resp = rr ? tc_exec__capped_dump(rr, AUDIT_CAP) : NULL;
-    char *error = re ? tc_exec__capped_dump(re, AUDIT_CAP) : NULL;
+    t->log_args = tc_exec__capped_dump(ra, AUDIT_CAP);
+    t->log_resp = rr ? tc_exec__capped_dump(rr, AUDIT_CAP) : NULL;
+    t->log_err = re ? tc_exec__capped_dump(re, AUDIT_CAP) : NULL;
+    json_decref(ra);
+    json_decref(rr);
+    json_decref(re);
+    json_decref(hide);
+}
+
+static void fin_texts_clear(fin_texts *t)
+{
+    free(t->result);
+    free(t->error);
+    free(t->log_args);
+    free(t->log_resp);
+    free(t->log_err);
+    memset(t, 0, sizeof(*t));
+}
+
+static tc_status audit(tc_db_conn *c, const tc_repo_job_claim *j, const char *status,
+                       int64_t latency_ms, const fin_texts *t, tc_err *err)
+{
     tc_repo_action_log l = {.user_id = j->user_id,
                             .job_id = j->id,
                             .connector = j->connector,
                             .tool = j->tool,
                             .connection_id = j->connection_id[0] ? j->connection_id : NULL,
-                            .status = o->status,
-                            .latency_ms = o->latency_ms,
-                            .arguments = args,
-                            .response = resp,
-                            .error = error};
-    tc_status st = tc_repo_action_log_insert(c, &l, tc_now_ms(), err);
-    json_decref(ra);
-    json_decref(rr);
-    json_decref(re);
-    json_decref(hide);
-    free(args);
-    free(resp);
-    free(error);
-    return st;
+                            .status = status,
+                            .latency_ms = latency_ms,
+                            .arguments = t->log_args,
+                            .response = t->log_resp,
+                            .error = t->log_err};
+    return tc_repo_action_log_insert(c, &l, tc_now_ms(), err);
 }
 
 static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j,
-                           const json_t *secret, const outcome *o, changes *cs, tc_err *err)
+                           const outcome *o, const fin_texts *t, changes *cs, tc_err *err)
 {
     int64_t now = tc_now_ms();
-    char *result = o->result ? json_dumps(o->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    char *error = o->error ? json_dumps(o->error, JSON_COMPACT) : NULL;
     json_t *row = NULL;
-    tc_repo_job_end e = {.id = j->id, .status = o->status, .result = result, .error = error,
+    tc_repo_job_end e = {.id = j->id, .status = o->status, .result = t->result, .error = t->error,
                          .arguments_json = j->arguments, .result_json = o->result,
                          .error_json = o->error, .claim = j};
     tc_status st = tc_repo_job_finish_known(c, &e, now, &row, err);
-    free(result);
-    free(error);
     if (st == TC_OK)
         st = record(x, c, cs, j->user_id, "job", row, webhook_for(o->status), err);
     if (st == TC_OK) {
@@ -664,7 +682,7 @@ static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j
     if (st == TC_OK)
         st = flush(x, c, cs, err);
     if (st == TC_OK)
-        st = audit(c, j, secret, o, err);
+        st = audit(c, j, o->status, o->latency_ms, t, err);
     return st;
 }
 
@@ -672,8 +690,8 @@ static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j
 typedef struct fin_work {
     tc_exec *x;
     const tc_repo_job_claim *j;
-    const json_t *secret;
     outcome *o;
+    fin_texts t;
     changes cs;
     bool canceled;  /* canceled meanwhile: only the action log was written */
 } fin_work;
@@ -687,15 +705,12 @@ static tc_status fin_fn(void *ctx, tc_db_conn *c, tc_err *err)
     fin_work *w = ctx;
     changes_clear(&w->cs);
     w->canceled = false;
-    tc_status st = finish_tx(w->x, c, w->j, w->secret, w->o, &w->cs, err);
+    tc_status st = finish_tx(w->x, c, w->j, w->o, &w->t, &w->cs, err);
     if (st != TC_CONFLICT || w->cs.n != 0)
         return st;
     tc_err_clear(err);
     w->canceled = true;
-    return audit(c, w->j, w->secret,
-                 &(outcome){.status = "canceled", .result = w->o->result, .error = w->o->error,
-                            .latency_ms = w->o->latency_ms},
-                 err);
+    return audit(c, w->j, "canceled", w->o->latency_ms, &w->t, err);
 }
 
 /* Finishes a job through the group commit: concurrent finishes (and
@@ -703,7 +718,8 @@ static tc_status fin_fn(void *ctx, tc_db_conn *c, tc_err *err)
  * published after the commit. */
 static void finish(tc_exec *x, const tc_repo_job_claim *j, const json_t *secret, outcome *o)
 {
-    fin_work w = {.x = x, .j = j, .secret = secret, .o = o};
+    fin_work w = {.x = x, .j = j, .o = o};
+    fin_texts_make(j, secret, o, &w.t);
     tc_db_group_req r = {.fn = fin_fn, .ctx = &w};
     tc_status st = tc_db_group_run(x->group, &r);
     if (st == TC_OK && w.canceled) {
@@ -715,6 +731,7 @@ static void finish(tc_exec *x, const tc_repo_job_claim *j, const json_t *secret,
         tc_log(TC_LOG_ERROR, "job finish failed", "job_id", j->id, "error", r.err.message, NULL);
     }
     changes_clear(&w.cs);
+    fin_texts_clear(&w.t);
 }
 
 /* ---- running ---------------------------------------------------------------- */

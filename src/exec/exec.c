@@ -90,14 +90,22 @@ typedef struct changes {
     int flushed;   /* ch[0..flushed) are written (stream and outbox rows) */
 } changes;
 
-/* Queues a change (takes row); flush() writes the queued ones. */
+/* Queues a change (takes row, and payload: its JSON text, or NULL to dump
+ * it at the flush); flush() writes the queued ones. */
+static void record_text(changes *cs, const char *user, const char *kind, json_t *row,
+                        char *payload, const char *webhook)
+{
+    tc_change *ch = &cs->ch[cs->n++];
+    tc_change_init(ch, user, kind, row);
+    ch->webhook_type = webhook;
+    ch->payload = payload;
+}
+
 static tc_status record(tc_exec *x, tc_db_conn *c, changes *cs, const char *user, const char *kind,
                         json_t *row, const char *webhook, tc_err *err)
 {
     (void)x, (void)c, (void)err;
-    tc_change *ch = &cs->ch[cs->n++];
-    tc_change_init(ch, user, kind, row);
-    ch->webhook_type = webhook;
+    record_text(cs, user, kind, row, NULL, webhook);
     return TC_OK;
 }
 
@@ -125,14 +133,70 @@ static void changes_clear(changes *cs)
     cs->flushed = 0;
 }
 
-/* Event row + its change. */
+/* An event made before its transaction: everything but the id, which the
+ * insert assigns. The JSON work (the row, its text after the id, the data
+ * column) is done by the requesting thread, not by the group commit's
+ * leader. */
+typedef struct ev_pre {
+    const char *job_id, *level, *msg;
+    int64_t now;
+    json_t *row;   /* API shape, "id" 0 */
+    char *data;    /* the data column (JSON text) or NULL */
+    char *tail;    /* the row's JSON text after `{"id":0,` */
+    char *text;    /* owns tail */
+} ev_pre;
+
+static void ev_pre_make(ev_pre *e, const char *job_id, const char *level, const char *msg,
+                        json_t *data, int64_t now)
+{
+    char ts[32];
+    tc_time_format(now, ts);
+    *e = (ev_pre){.job_id = job_id, .level = level, .msg = msg, .now = now};
+    e->data = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    e->row = json_pack("{s:I, s:s, s:s, s:s?, s:o, s:s}", "id", (json_int_t)0, "job_id", job_id,
+                       "level", level, "message", msg, "data", data ? data : json_null(),
+                       "created_at", ts);
+    e->text = json_dumps(e->row, JSON_COMPACT);
+    e->tail = strchr(e->text, ',') + 1; /* "id" is the first member */
+}
+
+static void ev_pre_clear(ev_pre *e)
+{
+    json_decref(e->row);
+    free(e->data);
+    free(e->text);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Inside the transaction: the event row from e, and its change. */
+static tc_status add_event_pre(changes *cs, tc_db_conn *c, const char *user, const ev_pre *e,
+                               tc_err *err)
+{
+    int64_t id = 0;
+    tc_status st = tc_repo_event_insert_text(c, user, e->job_id, e->level, e->msg, e->data, e->now,
+                                             &id, err);
+    if (st != TC_OK)
+        return st;
+    json_t *row = json_copy(e->row);
+    json_object_set_new(row, "id", json_integer(id));
+    size_t n = strlen(e->tail) + 32;
+    char *payload = tc_malloc(n);
+    snprintf(payload, n, "{\"id\":%lld,%s", (long long)id, e->tail);
+    record_text(cs, user, "event", row, payload, NULL);
+    return TC_OK;
+}
+
+/* Event row + its change, made on the spot (paths outside the group). */
 static tc_status add_event(tc_exec *x, tc_db_conn *c, changes *cs, const char *user,
                            const char *job, const char *level, const char *msg, json_t *data,
                            int64_t now, tc_err *err)
 {
-    json_t *row = NULL;
-    tc_status st = tc_repo_event_insert_json(c, user, job, level, msg, data, now, &row, err);
-    return st == TC_OK ? record(x, c, cs, user, "event", row, NULL, err) : st;
+    (void)x;
+    ev_pre e;
+    ev_pre_make(&e, job, level, msg, data, now);
+    tc_status st = add_event_pre(cs, c, user, &e, err);
+    ev_pre_clear(&e);
+    return st;
 }
 
 static void commit_or_rollback(tc_db_conn *c, tc_status *st, tc_err *err)
@@ -413,39 +477,57 @@ tc_status tc_exec_prepare(tc_exec *x, const char *user_id, const char *connector
     return TC_OK;
 }
 
-/* Insert + "queued" event + changes, inside the caller's transaction. */
-/* The job row with its "queued" event and change. When n->worker_id is
- * set the row is written running and both transitions are recorded (job
- * queued, "queued", job running, "started"), so stream subscribers see the
- * same sequence as for a job a worker claims later. */
-static tc_status insert_job(tc_exec *x, tc_db_conn *c, const tc_repo_job_new *n, int64_t now,
-                            changes *cs, json_t **row, tc_err *err)
+/* What an enqueue writes, made before its transaction (see ev_pre): the
+ * job row(s) with their texts and the events. */
+typedef struct enq_pre {
+    json_t *queued, *running;        /* job rows (running: handed to a worker) */
+    char *queued_text, *running_text;
+    ev_pre ev_queued, ev_started;
+} enq_pre;
+
+static void enq_pre_make(const tc_repo_job_new *n, int64_t now, enq_pre *p)
 {
-    json_t *job = NULL;
-    tc_status st = tc_repo_job_insert(c, n, now, &job, err);
+    memset(p, 0, sizeof(*p));
+    p->queued = tc_repo_job_row_new(n, now, false);
+    p->queued_text = json_dumps(p->queued, JSON_COMPACT);
+    ev_pre_make(&p->ev_queued, n->id, "info", "queued",
+                n->schedule_id ? json_pack("{s:s}", "schedule_id", n->schedule_id) : NULL, now);
+    if (!n->worker_id)
+        return;
+    p->running = tc_repo_job_row_new(n, now, true);
+    p->running_text = json_dumps(p->running, JSON_COMPACT);
+    ev_pre_make(&p->ev_started, n->id, "info", "started", json_pack("{s:s}", "worker", n->worker_id),
+                now);
+}
+
+static void enq_pre_clear(enq_pre *p)
+{
+    json_decref(p->queued);
+    json_decref(p->running);
+    free(p->queued_text);
+    free(p->running_text);
+    ev_pre_clear(&p->ev_queued);
+    if (p->running)
+        ev_pre_clear(&p->ev_started);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Inside the caller's transaction: the job row with its "queued" event and
+ * change. When n->worker_id is set the row is written running and both
+ * transitions are recorded (job queued, "queued", job running, "started"),
+ * so stream subscribers see the same sequence as for a job a worker claims
+ * later. Re-runnable (p is only read). */
+static tc_status insert_job(tc_exec *x, tc_db_conn *c, const tc_repo_job_new *n, int64_t now,
+                            const enq_pre *p, changes *cs, tc_err *err)
+{
+    tc_status st = tc_repo_job_insert(c, n, now, NULL, err);
     if (st != TC_OK)
         return st;
-    if (row)
-        *row = json_incref(job);
-    json_t *queued = job;
-    if (n->worker_id) {
-        queued = json_copy(job);
-        json_object_set_new(queued, "status", json_string("queued"));
-        json_object_set_new(queued, "started_at", json_null());
-    }
-    st = record(x, c, cs, n->user_id, "job", queued, NULL, err);
-    if (st == TC_OK)
-        st = add_event(x, c, cs, n->user_id, n->id, "info", "queued",
-                       n->schedule_id ? json_pack("{s:s}", "schedule_id", n->schedule_id) : NULL,
-                       now, err);
-    if (n->worker_id) {
-        if (st == TC_OK)
-            st = record(x, c, cs, n->user_id, "job", job, NULL, err);
-        else
-            json_decref(job);
-        if (st == TC_OK)
-            st = add_event(x, c, cs, n->user_id, n->id, "info", "started",
-                           json_pack("{s:s}", "worker", n->worker_id), now, err);
+    record_text(cs, n->user_id, "job", json_incref(p->queued), tc_strdup(p->queued_text), NULL);
+    st = add_event_pre(cs, c, n->user_id, &p->ev_queued, err);
+    if (st == TC_OK && n->worker_id) {
+        record_text(cs, n->user_id, "job", json_incref(p->running), tc_strdup(p->running_text), NULL);
+        st = add_event_pre(cs, c, n->user_id, &p->ev_started, err);
     }
     return st == TC_OK ? flush(x, c, cs, err) : st;
 }
@@ -475,17 +557,15 @@ typedef struct enq_work {
     tc_exec *x;
     const tc_repo_job_new *n;
     int64_t now;
+    enq_pre pre;
     changes cs;
-    json_t *job;
 } enq_work;
 
 static tc_status enq_fn(void *ctx, tc_db_conn *c, tc_err *err)
 {
     enq_work *w = ctx;
     changes_clear(&w->cs);
-    json_decref(w->job);
-    w->job = NULL;
-    return insert_job(w->x, c, w->n, w->now, &w->cs, &w->job, err);
+    return insert_job(w->x, c, w->n, w->now, &w->pre, &w->cs, err);
 }
 
 /* A synchronous call with a worker idle: the job row is inserted already
@@ -514,15 +594,16 @@ tc_status tc_exec_enqueue(tc_exec *x, tc_exec_job *j, const tc_exec_wait *wait, 
     memset(&claimed, 0, sizeof(claimed));
     int64_t now = tc_now_ms();
     enq_work ew = {.x = x, .n = &n, .now = now};
+    enq_pre_make(&n, now, &ew.pre);
     tc_db_group_req r = {.fn = enq_fn, .ctx = &ew};
     tc_status st = tc_db_group_run(x->group, &r);
     changes cs = ew.cs;
-    json_t *job = ew.job;
-    if (st != TC_OK) {
+    json_t *job = NULL;
+    if (st == TC_OK)
+        job = json_incref(ew.pre.running ? ew.pre.running : ew.pre.queued);
+    else
         *err = r.err;
-        json_decref(job);
-        job = NULL;
-    }
+    enq_pre_clear(&ew.pre);
     if (st == TC_OK && w)
         tc_repo_job_claim_from_new(&n, now, &claimed);
     if (st == TC_OK) {
@@ -578,8 +659,12 @@ tc_status tc_exec_enqueue_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_schedul
                          .schedule_id = s->schedule_id,
                          .scheduled_for = s->scheduled_for};
     changes cs = {.n = 0};
+    int64_t now = tc_now_ms();
+    enq_pre pre;
+    enq_pre_make(&n, now, &pre);
     if (st == TC_OK)
-        st = insert_job(x, c, &n, tc_now_ms(), &cs, NULL, err);
+        st = insert_job(x, c, &n, now, &pre, &cs, err);
+    enq_pre_clear(&pre);
     if (st == TC_OK)
         atomic_fetch_add(&x->n_enqueued, 1);
     /* The caller commits; the stream rows are written, the in-process
@@ -612,13 +697,21 @@ static const char *webhook_for(const char *status)
  * worker before it joins the group commit, so the leader, which runs every
  * queued piece on one thread, only does the database work. */
 typedef struct fin_texts {
+    int64_t now;                          /* finished_at */
     char *result, *error;                 /* job columns */
     char *log_args, *log_resp, *log_err;  /* action log columns */
+    ev_pre ev;                            /* the final event */
 } fin_texts;
 
 static void fin_texts_make(const tc_repo_job_claim *j, const json_t *secret, const outcome *o,
                            fin_texts *t)
 {
+    t->now = tc_now_ms();
+    const char *msg = json_string_value(json_object_get(o->error, "message"));
+    json_t *data = json_pack("{s:s, s:I}", "status", o->status, "latency_ms", (json_int_t)o->latency_ms);
+    if (o->error)
+        json_object_set(data, "error", o->error);
+    ev_pre_make(&t->ev, j->id, o->error ? "error" : "info", msg ? msg : o->status, data, t->now);
     t->result = o->result ? json_dumps(o->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     t->error = o->error ? json_dumps(o->error, JSON_COMPACT) : NULL;
     json_t *hide = tc_exec__hide_set(secret, j->arguments);
@@ -641,6 +734,7 @@ static void fin_texts_clear(fin_texts *t)
     free(t->log_args);
     free(t->log_resp);
     free(t->log_err);
+    ev_pre_clear(&t->ev);
     memset(t, 0, sizeof(*t));
 }
 
@@ -663,22 +757,15 @@ static tc_status audit(tc_db_conn *c, const tc_repo_job_claim *j, const char *st
 static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j,
                            const outcome *o, const fin_texts *t, changes *cs, tc_err *err)
 {
-    int64_t now = tc_now_ms();
     json_t *row = NULL;
     tc_repo_job_end e = {.id = j->id, .status = o->status, .result = t->result, .error = t->error,
                          .arguments_json = j->arguments, .result_json = o->result,
                          .error_json = o->error, .claim = j};
-    tc_status st = tc_repo_job_finish_known(c, &e, now, &row, err);
+    tc_status st = tc_repo_job_finish_known(c, &e, t->now, &row, err);
     if (st == TC_OK)
         st = record(x, c, cs, j->user_id, "job", row, webhook_for(o->status), err);
-    if (st == TC_OK) {
-        const char *msg = json_string_value(json_object_get(o->error, "message"));
-        json_t *data = json_pack("{s:s, s:I}", "status", o->status, "latency_ms", (json_int_t)o->latency_ms);
-        if (o->error)
-            json_object_set(data, "error", o->error);
-        st = add_event(x, c, cs, j->user_id, j->id, o->error ? "error" : "info",
-                       msg ? msg : o->status, data, now, err);
-    }
+    if (st == TC_OK)
+        st = add_event_pre(cs, c, j->user_id, &t->ev, err);
     if (st == TC_OK)
         st = flush(x, c, cs, err);
     if (st == TC_OK)

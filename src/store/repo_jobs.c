@@ -182,17 +182,8 @@ tc_status tc_repo_job_insert(tc_db_conn *c, const tc_repo_job_new *n, int64_t no
         return st;
     if (affected == 0)
         return tc_failf(err, TC_CONFLICT, "scheduled_for", "a job for this due time exists already");
-    if (!row)
-        return TC_OK;
-    json_t *args = n->arguments_json ? NULL : json_loads(n->arguments ? n->arguments : "{}", 0, NULL);
-    *row = job_json(&(job_fields){.id = n->id, .connector = n->connector, .tool = n->tool,
-                                  .connection_id = n->connection_id,
-                                  .status = n->worker_id ? "running" : "queued",
-                                  .schedule_id = n->schedule_id,
-                                  .arguments = n->arguments_json ? n->arguments_json : args,
-                                  .queued_at = now, .started_at = n->worker_id ? now : 0,
-                                  .scheduled_for = n->scheduled_for, .timeout_ms = timeout});
-    json_decref(args);
+    if (row)
+        *row = tc_repo_job_row_new(n, now, n->worker_id != NULL);
     return TC_OK;
 }
 
@@ -634,47 +625,49 @@ static const tc_col event_cols[] = {
     {"message", TC_COL_TEXT}, {"data", TC_COL_JSON},  {"created_at", TC_COL_TIME},
 };
 
-/* The row is built from the inputs (only the id comes back): no parse of
- * the stored row. Takes d (may be NULL). */
-static tc_status event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
-                              const char *level, const char *message, const char *data, json_t *d,
-                              int64_t now, json_t **row, tc_err *err)
+tc_status tc_repo_event_insert_text(tc_db_conn *c, const char *user_id, const char *job_id,
+                                    const char *level, const char *message, const char *data,
+                                    int64_t now, int64_t *id, tc_err *err)
 {
     const tc_dbv p[] = {TC_DBV_STR(job_id), TC_DBV_STR(user_id), TC_DBV_STR(level),
                         TC_DBV_STR(message), TC_DBV_STR(data), TC_DBV_I64(now)};
+    return tc_db_insert_id(c,
+                           "INSERT INTO pipeline_events (job_id, user_id, level, message, "
+                           "data, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                           p, NP(p), id, err);
+}
+
+json_t *tc_repo_job_row_new(const tc_repo_job_new *n, int64_t now, bool running)
+{
+    json_t *args = n->arguments_json ? NULL : json_loads(n->arguments ? n->arguments : "{}", 0, NULL);
+    json_t *row = job_json(&(job_fields){.id = n->id, .connector = n->connector, .tool = n->tool,
+                                         .connection_id = n->connection_id,
+                                         .status = running ? "running" : "queued",
+                                         .schedule_id = n->schedule_id,
+                                         .arguments = n->arguments_json ? n->arguments_json : args,
+                                         .queued_at = now, .started_at = running ? now : 0,
+                                         .scheduled_for = n->scheduled_for,
+                                         .timeout_ms = n->timeout_ms > 0 ? n->timeout_ms : 60000});
+    json_decref(args);
+    return row;
+}
+
+/* The row is built from the inputs (only the id comes back). */
+tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
+                               const char *level, const char *message, const char *data,
+                               int64_t now, json_t **row, tc_err *err)
+{
     int64_t id = 0;
-    tc_status st = tc_db_insert_id(c,
-                                   "INSERT INTO pipeline_events (job_id, user_id, level, message, "
-                                   "data, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                                   p, NP(p), &id, err);
-    if (st != TC_OK) {
-        json_decref(d);
+    tc_status st = tc_repo_event_insert_text(c, user_id, job_id, level, message, data, now, &id, err);
+    if (st != TC_OK)
         return st;
-    }
+    json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
     char ts[32];
     tc_time_format(now, ts);
     *row = json_pack("{s:I, s:s, s:s, s:s?, s:o, s:s}", "id", (json_int_t)id, "job_id", job_id,
                      "level", level, "message", message, "data", d ? d : json_null(),
                      "created_at", ts);
     return TC_OK;
-}
-
-tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
-                               const char *level, const char *message, const char *data,
-                               int64_t now, json_t **row, tc_err *err)
-{
-    json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
-    return event_insert(c, user_id, job_id, level, message, data, d, now, row, err);
-}
-
-tc_status tc_repo_event_insert_json(tc_db_conn *c, const char *user_id, const char *job_id,
-                                    const char *level, const char *message, json_t *data,
-                                    int64_t now, json_t **row, tc_err *err)
-{
-    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    tc_status st = event_insert(c, user_id, job_id, level, message, text, data, now, row, err);
-    free(text);
-    return st;
 }
 
 tc_status tc_repo_event_list(tc_db_conn *c, const char *user_id, const char *job_id, size_t max,

@@ -172,10 +172,13 @@ tc_status tc_repo_job_list(tc_db_conn *c, const char *user_id, const tc_repo_job
 tc_status tc_repo_event_insert(tc_db_conn *c, const char *user_id, const char *job_id,
                                const char *level, const char *message, const char *data,
                                int64_t now, json_t **row, tc_err *err);
-/* Same with data as JSON (taken; NULL = none): no parse of the text. */
-tc_status tc_repo_event_insert_json(tc_db_conn *c, const char *user_id, const char *job_id,
-                                    const char *level, const char *message, json_t *data,
-                                    int64_t now, json_t **row, tc_err *err);
+/* Only the insert; *id = the event's id (the caller builds the row). */
+tc_status tc_repo_event_insert_text(tc_db_conn *c, const char *user_id, const char *job_id,
+                                    const char *level, const char *message, const char *data,
+                                    int64_t now, int64_t *id, tc_err *err);
+/* The row tc_repo_job_insert writes for n at now (queued, or running), in
+ * API shape, made without the database. */
+json_t *tc_repo_job_row_new(const tc_repo_job_new *n, int64_t now, bool running);
 /* A job's events in order (at most max). */
 tc_status tc_repo_event_list(tc_db_conn *c, const char *user_id, const char *job_id, size_t max,
                              json_t **items, tc_err *err);

@@ -166,7 +166,9 @@ typedef struct tc_sched_run {
  * its id). TC_CONFLICT: that (schedule_id, scheduled_for) has a job
  * already. TC_NOT_FOUND / TC_VALIDATION / TC_CONFLICT with another code: the
  * run can't start (counted as a failure). Other statuses are database
- * faults: the engine rolls the batch back and retries. */
+ * faults: the engine rolls this run back (it runs in its own savepoint) and
+ * leaves the schedule due, to be retried next tick; when every run of a
+ * batch faults, the whole batch is rolled back. */
 typedef tc_status (*tc_sched_enqueue_fn)(void *ctx, struct tc_db_conn *c, const tc_sched_run *run,
                                          char job_id[37], tc_err *err);
 /* What became of one run of a batch (tc_sched_enqueue_batch_fn): st and
@@ -202,7 +204,7 @@ typedef struct tc_sched_options {
     tc_sched_enqueue_fn enqueue;   /* required */
     tc_sched_enqueue_batch_fn enqueue_batch; /* may be NULL: one enqueue per run */
     tc_sched_notify_fn notify;     /* may be NULL */
-    void *exec_ctx;                /* for enqueue and notify */
+    void *exec_ctx;                /* for enqueue, enqueue_batch and notify */
     tc_sched_paused_fn on_paused;  /* may be NULL */
     tc_sched_paused_done_fn paused_done; /* may be NULL */
     void *paused_ctx;

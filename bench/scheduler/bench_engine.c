@@ -40,6 +40,7 @@
 #include "store/repo_schedules.h"
 
 static char user_id[37], connector_id[37];
+static tc_events *bench_events;
 static bool spread; /* "spread": schedule i fires at second i % 60 of every minute */
 
 static void must(tc_status s, const char *what, const tc_err *err)
@@ -133,7 +134,7 @@ static tc_status enqueue_batch(void *ctx, tc_db_conn *c, const tc_sched_run *run
                                    .arguments = runs[i].arguments,
                                    .schedule_id = runs[i].schedule_id,
                                    .scheduled_for = runs[i].scheduled_for};
-    tc_status st = tc_exec_enqueue_batch_in_tx(ctx, c, v, n, 0, res, err);
+    tc_status st = tc_exec_enqueue_batch_in_tx(ctx, bench_events, c, v, n, 0, res, err);
     for (size_t i = 0; st == TC_OK && i < n; i++) {
         out[i].st = res[i].st;
         memcpy(out[i].job_id, res[i].job_id, 37);
@@ -298,6 +299,7 @@ int main(int argc, char **argv)
            tc_db_kind_of(db) == TC_DB_POSTGRES ? "postgres" : "sqlite");
 
     tc_events *events = tc_events_new();
+    bench_events = events;
     tc_connections cx = {.db = db};
     tc_exec_options xo = {.db = db, .events = events, .connections = &cx, .workers = 1,
                           .poll_ms = 3600 * 1000};

@@ -237,7 +237,8 @@ static tc_status enqueue_batch_hook(void *ctx, tc_db_conn *c, const tc_sched_run
     tc_exec_scheduled_out *res = tc_calloc(n ? n : 1, sizeof(*res));
     for (size_t i = 0; i < n; i++)
         v[i] = scheduled_of(&runs[i]);
-    tc_status st = tc_exec_enqueue_batch_in_tx(app->exec, c, v, n, app->cfg.job_timeout_ms, res, err);
+    tc_status st = tc_exec_enqueue_batch_in_tx(app->exec, app->events, c, v, n,
+                                               app->cfg.job_timeout_ms, res, err);
     for (size_t i = 0; st == TC_OK && i < n; i++) {
         out[i].st = res[i].st;
         memcpy(out[i].job_id, res[i].job_id, sizeof(out[i].job_id));

@@ -10,17 +10,19 @@
  *     an ephemeral table and opened a statement journal (~40 % of a run's
  *     instructions; see docs/performance.md, Scheduler, third pass).
  *
- * The stream rows carry the same payloads as exec's path (the job row in API
- * shape, the event row), built from the inputs; like tc_exec_enqueue_in_tx
- * nothing is published (readers replay from stream_events) and nothing is
- * committed here. Only public functions of the store, events' table layout
- * and jsonschema are used: exec.c is not touched. */
+ * The stream rows carry the same changes as exec's path (the job row in API
+ * shape, the event row), their JSON built as text from the inputs, written
+ * by tc_events_record_all (a user's changes share rows); like
+ * tc_exec_enqueue_in_tx nothing is published (readers replay from
+ * stream_events) and nothing is committed here. Only public functions of
+ * the store, events and jsonschema are used: exec.c is not touched. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "events/events.h"
 #include "exec/exec.h"
 #include "jsonschema/jsonschema.h"
 #include "store/repo_connectors.h"
@@ -31,7 +33,6 @@
 /* Parameters per row (after $1, the time shared by every row). */
 #define JOB_NP 10
 #define EVENT_NP 3
-#define STREAM_NP 3
 
 /* A distinct (user, connector, tool) of the batch and what it resolved to. */
 typedef struct target {
@@ -56,6 +57,7 @@ typedef struct item {
 } item;
 
 typedef struct batch {
+    tc_events *events;
     tc_db_conn *c;
     int64_t now;
     char now_ts[32];
@@ -149,7 +151,7 @@ static tc_status validate(const target *t, const json_t *args, tc_err *err)
 #define NSIZES 3
 static const size_t sizes[NSIZES] = {16, 4, 1};
 
-enum { Q_JOBS, Q_EVENTS, Q_EVENT_IDS, Q_STREAM, NQ };
+enum { Q_JOBS, Q_EVENTS, Q_EVENT_IDS, NQ };
 static char *texts[NQ][NSIZES];
 static pthread_once_t texts_once = PTHREAD_ONCE_INIT;
 
@@ -205,9 +207,6 @@ static void texts_init(void)
                                         "message, data, created_at) VALUES ",
                                         m, "(?1, ?2, 'info', 'queued', ?3, $1)", EVENT_NP, "");
         texts[Q_EVENT_IDS][i] = in_sql("SELECT id, job_id FROM pipeline_events WHERE job_id IN (", m);
-        texts[Q_STREAM][i] = values_sql(
-            "INSERT INTO stream_events (user_id, kind, payload, created_at) VALUES ", m,
-            "(?1, 'job', ?2, $1), (?1, 'event', ?3, $1)", STREAM_NP, "");
     }
 }
 
@@ -422,26 +421,25 @@ static char *event_payload(const batch *b, const item *it, const char *data)
     return tc_buf_steal(&o);
 }
 
-/* Two rows per job, in exec's order: the job, then its event. */
+/* The stream rows of the inserted jobs through events (its layout: a
+ * user's changes share rows, TC_STREAM_SLOTS a row), in exec's order: the
+ * job, then its event. The changes carry their JSON text only (row NULL):
+ * nothing is published or sent to webhooks here. */
 static tc_status insert_stream(batch *b, item **v, size_t m, tc_err *err)
 {
-    const char *sql = text_of(Q_STREAM, m);
-    tc_dbv *p = tc_calloc(1 + m * STREAM_NP, sizeof(*p));
-    char **texts2 = tc_calloc(2 * m, sizeof(*texts2));
-    p[0] = TC_DBV_I64(b->now);
+    if (!m)
+        return TC_OK;
+    tc_change *chs = tc_calloc(2 * m, sizeof(*chs));
     for (size_t r = 0; r < m; r++) {
-        texts2[2 * r] = job_payload(b, v[r]);
-        texts2[2 * r + 1] = event_payload(b, v[r], v[r]->data);
-        tc_dbv *q = p + 1 + r * STREAM_NP;
-        q[0] = TC_DBV_STR(v[r]->s->user_id);
-        q[1] = TC_DBV_STR(texts2[2 * r]);
-        q[2] = TC_DBV_STR(texts2[2 * r + 1]);
+        tc_change_init(&chs[2 * r], v[r]->s->user_id, "job", NULL);
+        chs[2 * r].payload = job_payload(b, v[r]);
+        tc_change_init(&chs[2 * r + 1], v[r]->s->user_id, "event", NULL);
+        chs[2 * r + 1].payload = event_payload(b, v[r], v[r]->data);
     }
-    tc_status st = tc_db_exec(b->c, sql, p, 1 + m * STREAM_NP, NULL, err);
+    tc_status st = tc_events_record_all(b->events, b->c, chs, (int)(2 * m), err);
     for (size_t i = 0; i < 2 * m; i++)
-        free(texts2[i]);
-    free(texts2);
-    free(p);
+        tc_change_clear(&chs[i]);
+    free(chs);
     return st;
 }
 
@@ -508,18 +506,19 @@ static tc_status write_rows(batch *b, item **ok, size_t nok, tc_err *err)
     }
     st = chunked(b, insert_events, ok, nin, err);
     if (st == TC_OK)
-        st = chunked(b, insert_stream, ok, nin, err);
+        st = insert_stream(b, ok, nin, err);
     return st;
 }
 
-tc_status tc_exec_enqueue_batch_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_scheduled *v,
-                                      size_t n, int64_t default_timeout_ms,
-                                      tc_exec_scheduled_out *out, tc_err *err)
+tc_status tc_exec_enqueue_batch_in_tx(tc_exec *x, tc_events *events, tc_db_conn *c,
+                                      const tc_exec_scheduled *v, size_t n,
+                                      int64_t default_timeout_ms, tc_exec_scheduled_out *out,
+                                      tc_err *err)
 {
     (void)x;
     if (!n)
         return TC_OK;
-    batch b = {.c = c, .now = tc_now_ms(), .n = n};
+    batch b = {.events = events, .c = c, .now = tc_now_ms(), .n = n};
     tc_time_format(b.now, b.now_ts);
     b.targets = tc_calloc(n, sizeof(*b.targets));
     b.items = tc_calloc(n, sizeof(*b.items));

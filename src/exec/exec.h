@@ -184,7 +184,8 @@ void tc_exec_stats_get(tc_exec *x, tc_exec_stats *out);
  * field "scheduled_for" (that due time has a job already), or why the run
  * can't start (TC_NOT_FOUND / TC_VALIDATION / TC_CONFLICT, in out[i].err).
  * Returns TC_OK or the database error that stopped the batch (rows of it may
- * be written: the caller rolls back, e.g. to a savepoint). Nothing is
+ * be written: the caller rolls back, e.g. to a savepoint). The stream rows
+ * go through events (the instance exec was made with). Nothing is
  * published; call tc_exec_notify after the commit. default_timeout_ms is
  * the job limit for tools without one (exec's option; <= 0 = 60000). */
 typedef struct tc_exec_scheduled_out {
@@ -192,8 +193,9 @@ typedef struct tc_exec_scheduled_out {
     char job_id[37];
     tc_err err;
 } tc_exec_scheduled_out;
-tc_status tc_exec_enqueue_batch_in_tx(tc_exec *x, tc_db_conn *c, const tc_exec_scheduled *v,
-                                      size_t n, int64_t default_timeout_ms,
-                                      tc_exec_scheduled_out *out, tc_err *err);
+tc_status tc_exec_enqueue_batch_in_tx(tc_exec *x, struct tc_events *events, tc_db_conn *c,
+                                      const tc_exec_scheduled *v, size_t n,
+                                      int64_t default_timeout_ms, tc_exec_scheduled_out *out,
+                                      tc_err *err);
 
 #endif

@@ -56,7 +56,7 @@ static tc_status many(void *ctx, tc_db_conn *c, const tc_sched_run *runs, size_t
         return tc_failf(err, TC_INTERNAL, NULL, "test batch too big");
     for (size_t i = 0; i < n; i++)
         v[i] = scheduled_of(&runs[i]);
-    tc_status st = tc_exec_enqueue_batch_in_tx(f->x, c, v, n, 0, res, err);
+    tc_status st = tc_exec_enqueue_batch_in_tx(f->x, f->events, c, v, n, 0, res, err);
     for (size_t i = 0; st == TC_OK && i < n; i++) {
         out[i].st = res[i].st;
         memcpy(out[i].job_id, res[i].job_id, 37);

@@ -595,8 +595,10 @@ static tc_status prepare_bound(tc_db_conn *c, const char *sql, const tc_dbv *par
     return s;
 }
 
-static tc_status sq_exec(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
-                         int64_t *affected, tc_err *err)
+/* Runs a statement to its end; *affected (rows changed) and *rowid (the
+ * last inserted rowid) when asked for. */
+static tc_status run_write(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
+                           int64_t *affected, int64_t *rowid, tc_err *err)
 {
     sqlite3_stmt *st = NULL;
     cache_ent *ent = NULL;
@@ -608,35 +610,30 @@ static tc_status sq_exec(tc_db_conn *c, const char *sql, const tc_dbv *params, s
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         ;
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
         s = map_error(h, rc, err);
-    else if (affected)
-        *affected = sqlite3_changes64(h);
+    } else {
+        if (affected)
+            *affected = sqlite3_changes64(h);
+        if (rowid)
+            *rowid = sqlite3_last_insert_rowid(h);
+    }
     unprepare(st, ent);
     if (locked)
         writer_unlock(c);
     return s;
 }
 
+static tc_status sq_exec(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
+                         int64_t *affected, tc_err *err)
+{
+    return run_write(c, sql, params, n, affected, NULL, err);
+}
+
 static tc_status sq_insert_id(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,
                               int64_t *id, tc_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    cache_ent *ent = NULL;
-    bool locked = false;
-    tc_status s = prepare_bound(c, sql, params, n, false, &st, &ent, &locked, err);
-    if (s != TC_OK)
-        return s;
-    sqlite3 *h = CONN(c)->h;
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        s = map_error(h, rc, err);
-    else
-        *id = sqlite3_last_insert_rowid(h);
-    unprepare(st, ent);
-    if (locked)
-        writer_unlock(c);
-    return s;
+    return run_write(c, sql, params, n, NULL, id, err);
 }
 
 static tc_status sq_query(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,

@@ -18,16 +18,27 @@ void tc_random_bytes(void *out, size_t n)
     }
 }
 
+/* 8-4-4-4-12 lowercase hex (a table, not snprintf: ids are made per row). */
+static void uuid_format(const unsigned char b[16], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = 0;
+}
+
 void tc_uuid(char out[37])
 {
     unsigned char b[16];
     tc_random_bytes(b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
+    uuid_format(b, out);
 }
 
 /* RFC 9562 version 7: 48-bit Unix ms, then a 12-bit counter in rand_a
@@ -50,10 +61,7 @@ void tc_uuid7(char out[37])
     b[6] = (unsigned char)(0x70 | (seq >> 8));
     b[7] = (unsigned char)(seq & 0xff);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
+    uuid_format(b, out);
 }
 
 bool tc_uuid_valid(const char *s)

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "events/events.h"
-#include "exec/exec.h"
+#include "exec/exec_int.h"
 #include "jsonschema/jsonschema.h"
 #include "store/repo_connectors.h"
 #include "store/repo_jobs.h"
@@ -515,7 +515,6 @@ tc_status tc_exec_enqueue_batch_in_tx(tc_exec *x, tc_events *events, tc_db_conn 
                                       int64_t default_timeout_ms, tc_exec_scheduled_out *out,
                                       tc_err *err)
 {
-    (void)x;
     if (!n)
         return TC_OK;
     batch b = {.events = events, .c = c, .now = tc_now_ms(), .n = n};
@@ -527,13 +526,18 @@ tc_status tc_exec_enqueue_batch_in_tx(tc_exec *x, tc_events *events, tc_db_conn 
     tc_status st = prepare_items(&b, v, out, default_timeout_ms, ok, &nok, err);
     if (st == TC_OK)
         st = write_rows(&b, ok, nok, err);
+    uint64_t enqueued = 0;
     for (size_t i = 0; i < n; i++) {
         json_decref(b.items[i].args);
         free(b.items[i].args_text);
         free(b.items[i].data);
         if (st != TC_OK)
             out[i].job_id[0] = '\0';
+        else if (out[i].st == TC_OK)
+            enqueued++;
     }
+    if (x)
+        tc_exec__count_enqueued(x, enqueued);
     for (size_t i = 0; i < b.ntargets; i++)
         tc_jsonschema_free(b.targets[i].schema);
     free(ok);

@@ -1331,6 +1331,11 @@ tc_status tc_exec_rate_admit(tc_exec *x, const char *user_id, const char *connec
     return st;
 }
 
+void tc_exec__count_enqueued(tc_exec *x, uint64_t n)
+{
+    atomic_fetch_add(&x->n_enqueued, n);
+}
+
 void tc_exec_stats_get(tc_exec *x, tc_exec_stats *out)
 {
     out->enqueued = atomic_load(&x->n_enqueued);

@@ -68,6 +68,9 @@ json_t *tc_tool_cache_get(tc_tool_cache *t, const char *id, int64_t updated_at);
 /* Keeps tool under its own "id" and "updated_at" (replaces that slot). */
 void tc_tool_cache_put(tc_tool_cache *t, json_t *tool);
 
+/* Counts jobs enqueued outside exec.c (enqueue_batch.c) in the stats. */
+void tc_exec__count_enqueued(tc_exec *x, uint64_t n);
+
 /* ---- waiters (wait.c) ---------------------------------------------------- */
 typedef struct tc_waiters tc_waiters;
 tc_waiters *tc_waiters_new(void);

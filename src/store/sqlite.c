@@ -67,6 +67,7 @@ typedef struct {
     sqlite3_stmt *st;
     uint64_t used;          /* LRU clock */
     bool busy;              /* an open result set is using it */
+    bool params_ok;         /* every $N was found used (checked once) */
 } cache_ent;
 
 typedef struct sq_conn {
@@ -293,17 +294,31 @@ static void unprepare(sqlite3_stmt *st, cache_ent *ent)
 
 static const char empty[1];
 
-static tc_status bind_all(sqlite3_stmt *st, const tc_dbv *params, size_t n, bool copy,
-                          tc_err *err)
+/* PostgreSQL cannot type a parameter the SQL never mentions; refuse gaps
+ * here too so SQL that works on SQLite works there. (Each name lookup scans
+ * the statement's list: checked once per prepared statement.) */
+static tc_status params_used(sqlite3_stmt *st, cache_ent *ent, tc_err *err)
+{
+    if (ent && ent->params_ok)
+        return TC_OK;
+    int want = sqlite3_bind_parameter_count(st);
+    for (int i = 1; i <= want; i++)
+        if (!sqlite3_bind_parameter_name(st, i))
+            return tc_failf(err, TC_INTERNAL, NULL, "parameter $%d is not used in the statement", i);
+    if (ent)
+        ent->params_ok = true;
+    return TC_OK;
+}
+
+static tc_status bind_all(sqlite3_stmt *st, cache_ent *ent, const tc_dbv *params, size_t n,
+                          bool copy, tc_err *err)
 {
     int want = sqlite3_bind_parameter_count(st);
     if ((size_t)want != n)
         return tc_failf(err, TC_INTERNAL, NULL, "statement takes %d parameters, got %zu", want, n);
-    /* PostgreSQL cannot type a parameter the SQL never mentions; refuse gaps
-     * here too so SQL that works on SQLite works there. */
-    for (int i = 1; i <= want; i++)
-        if (!sqlite3_bind_parameter_name(st, i))
-            return tc_failf(err, TC_INTERNAL, NULL, "parameter $%d is not used in the statement", i);
+    tc_status s = params_used(st, ent, err);
+    if (s != TC_OK)
+        return s;
     sqlite3_destructor_type how = copy ? SQLITE_TRANSIENT : SQLITE_STATIC;
     for (size_t i = 0; i < n; i++) {
         const tc_dbv *v = &params[i];
@@ -584,7 +599,7 @@ static tc_status prepare_bound(tc_db_conn *c, const char *sql, const tc_dbv *par
             s = prepare(c, sql, st, ent, err);
     }
     if (s == TC_OK)
-        s = bind_all(*st, params, n, copy, err);
+        s = bind_all(*st, *ent, params, n, copy, err);
     if (s != TC_OK) {
         unprepare(*st, *ent);
         *st = NULL;

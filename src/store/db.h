@@ -11,6 +11,7 @@
 #ifndef TC_STORE_DB_H
 #define TC_STORE_DB_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,6 +123,7 @@ typedef struct tc_db_group_req {
     tc_status st;       /* out: fn's status, or the commit's */
     tc_err err;         /* out */
     bool done;          /* internal */
+    pthread_cond_t cv;  /* internal */
     struct tc_db_group_req *next; /* internal */
 } tc_db_group_req;
 tc_db_group *tc_db_group_new(tc_db *db);

@@ -9,7 +9,6 @@
 struct tc_db_group {
     tc_db *db;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     tc_db_group_req *head, **tail; /* queued, not yet taken by a leader */
     bool busy;                     /* a leader is running a batch */
     _Atomic uint64_t batches, pieces;
@@ -20,7 +19,6 @@ tc_db_group *tc_db_group_new(tc_db *db)
     tc_db_group *g = tc_calloc(1, sizeof(*g));
     g->db = db;
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
     g->tail = &g->head;
     return g;
 }
@@ -29,7 +27,6 @@ void tc_db_group_free(tc_db_group *g)
 {
     if (!g)
         return;
-    pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
     free(g);
 }
@@ -80,16 +77,20 @@ static void run_batch(tc_db_group *g, tc_db_group_req *list)
         run_alone(g, r);
 }
 
+/* Each waiter sleeps on its own condition variable: a finished batch wakes
+ * exactly its pieces, and the first one queued meanwhile to lead the next
+ * batch (one shared broadcast woke every waiter after every batch). */
 tc_status tc_db_group_run(tc_db_group *g, tc_db_group_req *r)
 {
     r->done = false;
     r->next = NULL;
+    pthread_cond_init(&r->cv, NULL);
     pthread_mutex_lock(&g->mu);
     *g->tail = r;
     g->tail = &r->next;
     while (!r->done) {
         if (g->busy) {
-            pthread_cond_wait(&g->cv, &g->mu);
+            pthread_cond_wait(&r->cv, &g->mu);
             continue;
         }
         g->busy = true;
@@ -106,13 +107,17 @@ tc_status tc_db_group_run(tc_db_group *g, tc_db_group_req *r)
         }
         pthread_mutex_lock(&g->mu);
         for (tc_db_group_req *q = list, *next; q; q = next) {
-            next = q->next; /* q may live on a waiter's stack: read before done */
+            next = q->next; /* q lives on its waiter's stack: read it first */
             q->done = true;
+            if (q != r)
+                pthread_cond_signal(&q->cv); /* it can't leave before we unlock */
         }
         g->busy = false;
-        pthread_cond_broadcast(&g->cv);
+        if (g->head)
+            pthread_cond_signal(&g->head->cv); /* lead the next batch */
     }
     pthread_mutex_unlock(&g->mu);
+    pthread_cond_destroy(&r->cv);
     return r->st;
 }
 

@@ -540,7 +540,18 @@ static tc_status open_handle(sq_db *d, sq_conn *k, bool shared, tc_err *err)
     sqlite3_busy_timeout(k->h, BUSY_TIMEOUT_MS);
     sqlite3_wal_hook(k->h, wal_hook, d);
     char *msg = NULL;
-    rc = sqlite3_exec(k->h, pragmas, NULL, NULL, &msg);
+    /* Switching a new file to WAL takes an exclusive lock, and a handle
+     * opened meanwhile (another process migrating, or this pool's writer
+     * handle) can get SQLITE_BUSY without the busy handler being called:
+     * retry for up to the busy timeout. */
+    for (int tries = 0;; tries++) {
+        rc = sqlite3_exec(k->h, pragmas, NULL, NULL, &msg);
+        if ((rc & 0xff) != SQLITE_BUSY || tries * 10 >= BUSY_TIMEOUT_MS)
+            break;
+        sqlite3_free(msg);
+        msg = NULL;
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000}, NULL);
+    }
     if (rc != SQLITE_OK) {
         tc_status s = tc_failf(err, TC_UNAVAILABLE, "database_url", "cannot set up SQLite database %s: %s",
                                d->path, msg ? msg : sqlite3_errstr(rc));

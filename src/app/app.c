@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "exec/exec.h"
 
 #define SHUTDOWN_WAIT_MS 10000
 
@@ -40,6 +41,34 @@ static void (*const stopping_hooks[])(tc_app *app) = {
     tc_api_stream_stopping,
 };
 
+/* Tool runs: outcomes, what is running, and how well the group commit
+ * batches (pieces / commits = runs' writes per transaction). */
+static void exec_metrics(tc_buf *out, tc_exec *x)
+{
+    tc_exec_stats e;
+    tc_exec_stats_get(x, &e);
+    tc_buf_printf(out,
+                  "# HELP tc_jobs_total Tool runs by outcome since start.\n"
+                  "# TYPE tc_jobs_total counter\n"
+                  "tc_jobs_total{status=\"enqueued\"} %llu\n"
+                  "tc_jobs_total{status=\"succeeded\"} %llu\n"
+                  "tc_jobs_total{status=\"failed\"} %llu\n"
+                  "tc_jobs_total{status=\"canceled\"} %llu\n"
+                  "tc_jobs_total{status=\"rate_limited\"} %llu\n"
+                  "# HELP tc_jobs_running Tool runs executing now.\n"
+                  "# TYPE tc_jobs_running gauge\ntc_jobs_running %d\n"
+                  "# HELP tc_jobs_waiting Synchronous requests waiting for their run.\n"
+                  "# TYPE tc_jobs_waiting gauge\ntc_jobs_waiting %d\n"
+                  "# HELP tc_exec_commits_total Group-commit transactions of tool runs.\n"
+                  "# TYPE tc_exec_commits_total counter\ntc_exec_commits_total %llu\n"
+                  "# HELP tc_exec_commit_pieces_total Enqueues and finishes those carried.\n"
+                  "# TYPE tc_exec_commit_pieces_total counter\ntc_exec_commit_pieces_total %llu\n",
+                  (unsigned long long)e.enqueued, (unsigned long long)e.succeeded,
+                  (unsigned long long)e.failed, (unsigned long long)e.canceled,
+                  (unsigned long long)e.rate_limited, e.running, e.waiters,
+                  (unsigned long long)e.commits, (unsigned long long)e.commit_pieces);
+}
+
 /* DB pool figures and build info appended to GET /metrics. */
 static void app_metrics(tc_buf *out, void *ctx)
 {
@@ -63,6 +92,8 @@ static void app_metrics(tc_buf *out, void *ctx)
                   s.pool_size, s.in_use, (unsigned long long)s.waits, (unsigned long long)s.queries,
                   (unsigned long long)s.errors, TC_VERSION,
                   app->db && tc_db_kind_of(app->db) == TC_DB_POSTGRES ? "postgres" : "sqlite");
+    if (app->exec)
+        exec_metrics(out, app->exec);
 }
 
 static tc_status metrics_init(tc_app *app, tc_err *err)

@@ -1345,4 +1345,5 @@ void tc_exec_stats_get(tc_exec *x, tc_exec_stats *out)
     out->rate_limited = atomic_load(&x->n_limited);
     out->running = running_count(x);
     out->waiters = tc_waiters_count(x->waiters);
+    tc_db_group_stats(x->group, &out->commits, &out->commit_pieces);
 }

@@ -172,6 +172,8 @@ tc_status tc_exec_rate_admit(tc_exec *x, const char *user_id, const char *connec
 /* Counters for /metrics. */
 typedef struct tc_exec_stats {
     uint64_t enqueued, succeeded, failed, canceled, rate_limited;
+    uint64_t commits, commit_pieces; /* group commit: transactions, and the
+                                        enqueues/finishes they carried */
     int running, waiters;
 } tc_exec_stats;
 void tc_exec_stats_get(tc_exec *x, tc_exec_stats *out);

@@ -305,3 +305,28 @@ test('secrets never appear in the server logs', async () => {
   assert.ok(!logs.includes(QKEY));
   assert.ok(!logs.includes('hunter2-very-secret'));
 });
+
+test('metrics count tool runs and the group commit that wrote them', async () => {
+  const read = async () => {
+    const m = await srv.request('GET', '/metrics');
+    assert.equal(m.status, 200);
+    const num = (re) => Number((m.text.match(re) || [])[1]);
+    return {
+      succeeded: num(/tc_jobs_total\{status="succeeded"\} (\d+)/),
+      enqueued: num(/tc_jobs_total\{status="enqueued"\} (\d+)/),
+      commits: num(/tc_exec_commits_total (\d+)/),
+      pieces: num(/tc_exec_commit_pieces_total (\d+)/),
+      running: num(/tc_jobs_running (\d+)/),
+    };
+  };
+  const before = await read();
+  const r = await run('get_item', { id: 'm' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.job.status, 'succeeded');
+  const after = await read();
+  assert.equal(after.succeeded - before.succeeded, 1);
+  assert.equal(after.enqueued - before.enqueued, 1);
+  assert.ok(after.pieces - before.pieces >= 2, 'the enqueue and the finish went through the group commit');
+  assert.ok(after.commits > before.commits && after.commits <= after.pieces);
+  assert.ok(Number.isInteger(after.running));
+});

@@ -203,6 +203,11 @@ async function main() {
     const bad = logs.filter((l) => ['warn', 'error'].includes(l.level));
     const size = (f) => { try { return fs.statSync(path.join(srv.dataDir, f)).size; } catch { return 0; } };
     const platformCalls = N + WARMUP + ROUNDS * (TPUT_N + CONC * 20);
+    // The group commit's batching over the whole run (server /metrics).
+    const metrics = (await srv.request('GET', '/metrics')).text;
+    const metric = (name) => Number((metrics.match(new RegExp(`^${name} (\\d+)$`, 'm')) || [])[1]);
+    const commits = metric('tc_exec_commits_total');
+    const pieces = metric('tc_exec_commit_pieces_total');
     const summary = {
       date: new Date().toISOString(),
       setup: {
@@ -218,6 +223,7 @@ async function main() {
         machine: seq.machine,
       },
       throughput: { concurrency: CONC, calls: TPUT_N, rounds },
+      group_commit: { commits, pieces, pieces_per_commit: Number((pieces / commits).toFixed(2)) },
       server_logs: { lines: logs.length, warn_or_error: bad.length, first: bad.slice(0, 5) },
       sqlite: {
         platform_calls: platformCalls,

@@ -453,8 +453,20 @@ static void create_private(const char *path)
         close(fd);
 }
 
+/* SQLite counts every allocation in global statistics under one global
+ * mutex (SQLITE_DEFAULT_MEMSTATUS=1 in Debian's build): with a dozen
+ * threads in SQLite that mutex was a top reason threads slept (perf
+ * sched_switch). Nothing here reads those statistics. Must run before
+ * SQLite initialises; later calls are refused and change nothing. */
+static void no_memstatus(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static tc_status sq_setup(tc_db *db, const char *url, int *pool_size, tc_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, no_memstatus);
     sq_db *d = db->priv;
     const char *path = url + strlen("sqlite:");
     if (!strncmp(path, "//", 2))

@@ -136,9 +136,7 @@ static tc_status outbox_rows(tc_events *ev, tc_db_conn *c, tc_change *ch, tc_err
 
 tc_status tc_events_record_all(tc_events *ev, tc_db_conn *c, tc_change *chs, int n, tc_err *err)
 {
-    bool stack_done[32];
-    bool *done = n <= 32 ? stack_done : tc_calloc((size_t)n, sizeof(bool));
-    memset(done, 0, (size_t)(n <= 32 ? 32 : n) * sizeof(bool));
+    bool *done = tc_calloc((size_t)n + 1, sizeof(bool));
     tc_status st = TC_OK;
     for (int i = 0; st == TC_OK && i < n; i++) {
         if (done[i])
@@ -153,8 +151,7 @@ tc_status tc_events_record_all(tc_events *ev, tc_db_conn *c, tc_change *chs, int
     }
     for (int i = 0; st == TC_OK && i < n; i++)
         st = outbox_rows(ev, c, &chs[i], err);
-    if (done != stack_done)
-        free(done);
+    free(done);
     return st;
 }
 

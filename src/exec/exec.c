@@ -101,12 +101,10 @@ static void record_text(changes *cs, const char *user, const char *kind, json_t 
     ch->payload = payload;
 }
 
-static tc_status record(tc_exec *x, tc_db_conn *c, changes *cs, const char *user, const char *kind,
-                        json_t *row, const char *webhook, tc_err *err)
+static void record(changes *cs, const char *user, const char *kind, json_t *row,
+                   const char *webhook)
 {
-    (void)x, (void)c, (void)err;
     record_text(cs, user, kind, row, NULL, webhook);
-    return TC_OK;
 }
 
 /* Writes the changes queued since the last flush, inside the transaction:
@@ -187,11 +185,10 @@ static tc_status add_event_pre(changes *cs, tc_db_conn *c, const char *user, con
 }
 
 /* Event row + its change, made on the spot (paths outside the group). */
-static tc_status add_event(tc_exec *x, tc_db_conn *c, changes *cs, const char *user,
-                           const char *job, const char *level, const char *msg, json_t *data,
-                           int64_t now, tc_err *err)
+static tc_status add_event(tc_db_conn *c, changes *cs, const char *user, const char *job,
+                           const char *level, const char *msg, json_t *data, int64_t now,
+                           tc_err *err)
 {
-    (void)x;
     ev_pre e;
     ev_pre_make(&e, job, level, msg, data, now);
     tc_status st = add_event_pre(cs, c, user, &e, err);
@@ -507,8 +504,7 @@ static void enq_pre_clear(enq_pre *p)
     free(p->queued_text);
     free(p->running_text);
     ev_pre_clear(&p->ev_queued);
-    if (p->running)
-        ev_pre_clear(&p->ev_started);
+    ev_pre_clear(&p->ev_started); /* zeroed when not made */
     memset(p, 0, sizeof(*p));
 }
 
@@ -541,9 +537,9 @@ static tc_status claim_tx(tc_exec *x, tc_db_conn *c, const char *worker_id, int6
     json_t *row = NULL;
     tc_status st = tc_repo_job_claim_next(c, worker_id, now, j, &row, err);
     if (st == TC_OK)
-        st = record(x, c, cs, j->user_id, "job", row, NULL, err);
+        record(cs, j->user_id, "job", row, NULL);
     if (st == TC_OK)
-        st = add_event(x, c, cs, j->user_id, j->id, "info", "started",
+        st = add_event(c, cs, j->user_id, j->id, "info", "started",
                        json_pack("{s:s}", "worker", worker_id), now, err);
     if (st == TC_OK)
         st = flush(x, c, cs, err);
@@ -763,7 +759,7 @@ static tc_status finish_tx(tc_exec *x, tc_db_conn *c, const tc_repo_job_claim *j
                          .error_json = o->error, .claim = j};
     tc_status st = tc_repo_job_finish_known(c, &e, t->now, &row, err);
     if (st == TC_OK)
-        st = record(x, c, cs, j->user_id, "job", row, webhook_for(o->status), err);
+        record(cs, j->user_id, "job", row, webhook_for(o->status));
     if (st == TC_OK)
         st = add_event_pre(cs, c, j->user_id, &t->ev, err);
     if (st == TC_OK)
@@ -843,12 +839,12 @@ static void on_progress(tc_exec_run *run, double progress, double total, bool ha
     if (st == TC_OK)
         st = tc_repo_job_progress(c, s->job_id, progress, total, has_total, message, now, &row, &err);
     if (st == TC_OK)
-        st = record(x, c, &cs, s->user_id, "job", row, NULL, &err);
+        record(&cs, s->user_id, "job", row, NULL);
     if (st == TC_OK) {
         json_t *data = json_pack("{s:f, s:s?}", "progress", progress, "message", message);
         if (has_total)
             json_object_set_new(data, "total", json_real(total));
-        st = add_event(x, c, &cs, s->user_id, s->job_id, "info", "progress", data, now, &err);
+        st = add_event(c, &cs, s->user_id, s->job_id, "info", "progress", data, now, &err);
     }
     if (st == TC_OK)
         st = flush(x, c, &cs, &err);
@@ -1087,10 +1083,10 @@ tc_status tc_exec_cancel(tc_exec *x, const char *user_id, const char *job_id, js
     }
     if (st == TC_OK) {
         *row = json_incref(job);
-        st = record(x, c, &cs, user_id, "job", job, "job.canceled", err);
+        record(&cs, user_id, "job", job, "job.canceled");
     }
     if (st == TC_OK)
-        st = add_event(x, c, &cs, user_id, job_id, "warn", "canceled by the user", NULL, now, err);
+        st = add_event(c, &cs, user_id, job_id, "warn", "canceled by the user", NULL, now, err);
     if (st == TC_OK)
         st = flush(x, c, &cs, err);
     commit_or_rollback(c, &st, err);

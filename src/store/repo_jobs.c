@@ -540,22 +540,6 @@ tc_status tc_repo_job_tool_version(tc_db_conn *c, const char *connector_id, cons
     return st;
 }
 
-/* Keyset cursor "<ms>.<uuid>" of the last row of a page. */
-static tc_status parse_cursor(const char *cursor, int64_t *ms, char id[37], tc_err *err)
-{
-    *ms = INT64_MAX;
-    id[0] = '\0';
-    if (!cursor || !*cursor)
-        return TC_OK;
-    long long v = 0;
-    char rest[40] = "";
-    if (sscanf(cursor, "%lld.%36s", &v, rest) != 2 || !tc_uuid_valid(rest))
-        return tc_failf(err, TC_BAD_REQUEST, "cursor", "cursor is not one this API returned");
-    *ms = v;
-    memcpy(id, rest, 37);
-    return TC_OK;
-}
-
 /* Trims items to limit and builds the next cursor from the last kept row. */
 static void page_cursor(json_t *items, int64_t limit, int64_t last_ms, const char *last_id,
                         char **next)
@@ -564,7 +548,7 @@ static void page_cursor(json_t *items, int64_t limit, int64_t last_ms, const cha
     if ((int64_t)json_array_size(items) <= limit)
         return;
     json_array_remove(items, (size_t)limit);
-    *next = tc_asprintf("%" PRId64 ".%s", last_ms, last_id);
+    *next = tc_repo_cursor(last_ms, last_id);
 }
 
 /* Shared list runner: rows carry the sort key (ms) and id as their last two
@@ -599,7 +583,7 @@ tc_status tc_repo_job_list(tc_db_conn *c, const char *user_id, const tc_repo_job
 {
     int64_t cms;
     char cid[37];
-    tc_status st = parse_cursor(f->cursor, &cms, cid, err);
+    tc_status st = tc_repo_parse_cursor(f->cursor, &cms, cid, err);
     if (st != TC_OK)
         return st;
     const tc_dbv p[] = {
@@ -718,7 +702,7 @@ tc_status tc_repo_action_log_list(tc_db_conn *c, const char *user_id, const tc_r
 {
     int64_t cms;
     char cid[37];
-    tc_status st = parse_cursor(f->cursor, &cms, cid, err);
+    tc_status st = tc_repo_parse_cursor(f->cursor, &cms, cid, err);
     if (st != TC_OK)
         return st;
     const tc_dbv p[] = {

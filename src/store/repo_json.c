@@ -1,4 +1,8 @@
-/* Rows to JSON (see repo_json.h). */
+/* Rows to JSON and keyset page cursors (see repo_json.h). */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "store/repo_json.h"
 
 static json_t *col_value(tc_db_rows *r, int i, tc_col_kind kind)
@@ -36,6 +40,26 @@ json_t *tc_db_row_json(tc_db_rows *r, const tc_col *cols, size_t ncols)
         json_object_set_new(obj, cols[i].name, col_value(r, (int)i, cols[i].kind));
     }
     return obj;
+}
+
+tc_status tc_repo_parse_cursor(const char *cursor, int64_t *ms, char id[37], tc_err *err)
+{
+    *ms = INT64_MAX;
+    snprintf(id, 37, "~");
+    if (!cursor || !*cursor)
+        return TC_OK;
+    long long v = 0;
+    char rest[40] = "";
+    if (strlen(cursor) > 64 || sscanf(cursor, "%lld.%36s", &v, rest) != 2 || !tc_uuid_valid(rest))
+        return tc_failf(err, TC_BAD_REQUEST, "cursor", "cursor is not one this API returned");
+    *ms = v;
+    memcpy(id, rest, 37);
+    return TC_OK;
+}
+
+char *tc_repo_cursor(int64_t ms, const char *id)
+{
+    return tc_asprintf("%lld.%s", (long long)ms, id);
 }
 
 tc_status tc_db_query_json(tc_db_conn *c, const char *sql, const tc_dbv *params, size_t n,

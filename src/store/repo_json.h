@@ -31,4 +31,11 @@ tc_status tc_db_query_json(tc_db_conn *c, const char *sql, const tc_dbv *params,
                            const tc_col *cols, size_t ncols, size_t max, json_t **out,
                            tc_err *err);
 
+/* Keyset page cursors "<ms>.<uuid>" (the sort time and id of a page's last
+ * row). An absent cursor starts at the newest row (*ms INT64_MAX, id "~",
+ * above every UUID); anything this API did not hand out is TC_BAD_REQUEST
+ * naming "cursor". tc_repo_cursor returns a new string (caller frees). */
+tc_status tc_repo_parse_cursor(const char *cursor, int64_t *ms, char id[37], tc_err *err);
+char *tc_repo_cursor(int64_t ms, const char *id);
+
 #endif

@@ -225,22 +225,6 @@ tc_status tc_repo_schedule_count(tc_db_conn *c, const char *user_id, int64_t *n,
 
 /* ---- pages ------------------------------------------------------------------ */
 
-/* Keyset cursor "<ms>.<uuid>" of the last row of a page. */
-static tc_status parse_cursor(const char *cursor, int64_t *ms, char id[37], tc_err *err)
-{
-    *ms = INT64_MAX;
-    id[0] = '\0';
-    if (!cursor || !*cursor)
-        return TC_OK;
-    long long v = 0;
-    char rest[40] = "";
-    if (strlen(cursor) > 64 || sscanf(cursor, "%lld.%36s", &v, rest) != 2 || !tc_uuid_valid(rest))
-        return tc_failf(err, TC_BAD_REQUEST, "cursor", "cursor is not one this API returned");
-    *ms = v;
-    memcpy(id, rest, 37);
-    return TC_OK;
-}
-
 /* Collects up to limit rows; the last two columns are the sort key (ms) and
  * id; render(r) turns the others into an item. */
 static tc_status page(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t np,
@@ -268,7 +252,7 @@ static tc_status page(tc_db_conn *c, const char *sql, const tc_dbv *p, size_t np
     }
     tc_db_rows_free(r);
     if (more)
-        *next = tc_asprintf("%" PRId64 ".%s", last_ms, last_id);
+        *next = tc_repo_cursor(last_ms, last_id);
     *items = arr;
     return TC_OK;
 }
@@ -288,7 +272,7 @@ tc_status tc_repo_schedule_list(tc_db_conn *c, const char *user_id, const char *
 {
     int64_t cms;
     char cid[37];
-    tc_status st = parse_cursor(cursor, &cms, cid, err);
+    tc_status st = tc_repo_parse_cursor(cursor, &cms, cid, err);
     if (st != TC_OK)
         return st;
     const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_I64(cms), TC_DBV_STR(cid),
@@ -309,7 +293,7 @@ tc_status tc_repo_schedule_runs(tc_db_conn *c, const char *user_id, const char *
     int64_t cms;
     char cid[37];
     json_t *ids = NULL;
-    tc_status st = parse_cursor(cursor, &cms, cid, err);
+    tc_status st = tc_repo_parse_cursor(cursor, &cms, cid, err);
     if (st == TC_OK)
         st = tc_repo_schedule_get(c, user_id, id, NULL, err);
     if (st != TC_OK)

@@ -28,22 +28,6 @@ static unsigned char *copy_blob(tc_db_rows *r, int col, size_t *len)
     return out;
 }
 
-/* Parses "created_ms.id" cursors; the defaults start at the newest row. */
-static tc_status parse_cursor(const char *cursor, int64_t *ms, char id[37], tc_err *err)
-{
-    *ms = INT64_MAX;
-    snprintf(id, 37, "~");
-    if (!cursor || !*cursor)
-        return TC_OK;
-    long long v;
-    char buf[37];
-    if (sscanf(cursor, "%lld.%36s", &v, buf) != 2 || !tc_uuid_valid(buf))
-        return tc_failf(err, TC_BAD_REQUEST, "cursor", "cursor is not one this API returned");
-    *ms = v;
-    memcpy(id, buf, 37);
-    return TC_OK;
-}
-
 /* ---- endpoints ----------------------------------------------------------- */
 
 #define WEBHOOK_COLS                                                                   \
@@ -145,7 +129,7 @@ tc_status tc_repo_webhook_list(tc_db_conn *c, const char *user_id, const char *c
 {
     int64_t cur_ms;
     char cur_id[37];
-    tc_status st = parse_cursor(cursor, &cur_ms, cur_id, err);
+    tc_status st = tc_repo_parse_cursor(cursor, &cur_ms, cur_id, err);
     if (st != TC_OK)
         return st;
     const tc_dbv p[] = {TC_DBV_STR(user_id), TC_DBV_I64(cur_ms), TC_DBV_STR(cur_id),
@@ -164,7 +148,7 @@ tc_status tc_repo_webhook_list(tc_db_conn *c, const char *user_id, const char *c
     char last_id[37] = "";
     while (tc_db_rows_next(r)) {
         if ((int64_t)json_array_size(*items) == limit) {
-            *next_cursor = tc_asprintf("%lld.%s", (long long)last_ms, last_id);
+            *next_cursor = tc_repo_cursor(last_ms, last_id);
             break;
         }
         json_array_append_new(*items, tc_db_row_json(r, webhook_cols, NP(webhook_cols)));
@@ -653,7 +637,7 @@ tc_status tc_repo_delivery_list(tc_db_conn *c, const char *user_id,
 {
     int64_t cur_ms;
     char cur_id[37];
-    tc_status st = parse_cursor(f->cursor, &cur_ms, cur_id, err);
+    tc_status st = tc_repo_parse_cursor(f->cursor, &cur_ms, cur_id, err);
     if (st == TC_OK)
         st = webhook_owned(c, user_id, f->webhook_id, err);
     if (st != TC_OK)
@@ -678,7 +662,7 @@ tc_status tc_repo_delivery_list(tc_db_conn *c, const char *user_id,
     char last_id[37] = "";
     while (tc_db_rows_next(r)) {
         if ((int64_t)json_array_size(arr) == f->limit) {
-            *next_cursor = tc_asprintf("%lld.%s", (long long)last_ms, last_id);
+            *next_cursor = tc_repo_cursor(last_ms, last_id);
             break;
         }
         json_array_append_new(arr, tc_db_row_json(r, delivery_cols, NP(delivery_cols)));

@@ -116,6 +116,20 @@ static void sign_one(const unsigned char *key, size_t keylen, const char *msg_id
     free(enc);
 }
 
+/* What both signers check of a message before signing it. */
+static tc_status check_message(const char *msg_id, int64_t timestamp_s, const void *body,
+                               size_t len, tc_err *err)
+{
+    if (!tc_webhook_msg_id_valid(msg_id))
+        return tc_failf(err, TC_VALIDATION, "webhook_id",
+                        "a webhook id is 1 to %d characters of A-Z a-z 0-9 _ -", TC_WH_MSG_ID_MAX);
+    if (timestamp_s < 0)
+        return tc_failf(err, TC_VALIDATION, "timestamp", "the timestamp must not be negative");
+    if (!body && len)
+        return tc_failf(err, TC_VALIDATION, "body", "missing body");
+    return TC_OK;
+}
+
 tc_status tc_webhook_sign(const char *const *secrets, size_t nsecrets, const char *msg_id,
                           int64_t timestamp_s, const void *body, size_t len,
                           tc_webhook_headers *out, tc_err *err)
@@ -124,17 +138,12 @@ tc_status tc_webhook_sign(const char *const *secrets, size_t nsecrets, const cha
     if (nsecrets == 0 || nsecrets > TC_WH_SIGNERS_MAX)
         return tc_failf(err, TC_VALIDATION, "secret", "sign with 1 to %d secrets, not %zu",
                         TC_WH_SIGNERS_MAX, nsecrets);
-    if (!tc_webhook_msg_id_valid(msg_id))
-        return tc_failf(err, TC_VALIDATION, "webhook_id",
-                        "a webhook id is 1 to %d characters of A-Z a-z 0-9 _ -", TC_WH_MSG_ID_MAX);
-    if (timestamp_s < 0)
-        return tc_failf(err, TC_VALIDATION, "timestamp", "the timestamp must not be negative");
-    if (!body && len)
-        return tc_failf(err, TC_VALIDATION, "body", "missing body");
+    tc_status st = check_message(msg_id, timestamp_s, body, len, err);
+    if (st != TC_OK)
+        return st;
     snprintf(out->timestamp, sizeof(out->timestamp), "%" PRId64, timestamp_s);
     unsigned char key[TC_WH_SECRET_MAX_BYTES];
     size_t keylen = 0, o = 0;
-    tc_status st = TC_OK;
     for (size_t i = 0; i < nsecrets; i++) {
         st = tc_webhook_secret_parse(secrets[i], key, &keylen, err);
         if (st != TC_OK)
@@ -301,13 +310,9 @@ tc_status tc_webhook_signer_sign(const tc_webhook_signer *s, const char *msg_id,
                                  tc_webhook_headers *out, tc_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if (!tc_webhook_msg_id_valid(msg_id))
-        return tc_failf(err, TC_VALIDATION, "webhook_id",
-                        "a webhook id is 1 to %d characters of A-Z a-z 0-9 _ -", TC_WH_MSG_ID_MAX);
-    if (timestamp_s < 0)
-        return tc_failf(err, TC_VALIDATION, "timestamp", "the timestamp must not be negative");
-    if (!body && len)
-        return tc_failf(err, TC_VALIDATION, "body", "missing body");
+    tc_status st = check_message(msg_id, timestamp_s, body, len, err);
+    if (st != TC_OK)
+        return st;
     snprintf(out->timestamp, sizeof(out->timestamp), "%" PRId64, timestamp_s);
     tc_slice parts[] = {tc_slice_from(msg_id), TC_SLICE_LIT("."), tc_slice_from(out->timestamp),
                         TC_SLICE_LIT("."), {body, len}};
